@@ -1,0 +1,142 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// Config is the configuration shared by every subcommand. Each field comes
+// from a flag or the matching HUBSHARE_* environment variable; a flag wins.
+type Config struct {
+	Listen         string
+	DatabaseURL    string
+	DataDir        string
+	BaseURL        string
+	TrustedProxies []string
+	SecretKeyFile  string
+	MaxUpload      int64
+	// NoMigrate stops serve from applying pending migrations; it then
+	// refuses to start on a stale schema.
+	NoMigrate bool
+	// LogLevel is "debug", "info", "warn" or "error".
+	LogLevel string
+}
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultDataDir   = "./data"
+	DefaultMaxUpload = 50 << 20
+)
+
+// RegisterFlags declares the configuration flags on fs. Call Finish after
+// fs.Parse to apply environment variables and validate.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
+	f := &ConfigFlags{fs: fs, cfg: c}
+	fs.StringVar(&f.listen, "listen", "", "address to listen on (HUBSHARE_LISTEN, default "+DefaultListen+")")
+	fs.StringVar(&f.databaseURL, "database-url", "", "database URL; postgres:// selects PostgreSQL (HUBSHARE_DATABASE_URL, default: SQLite file hubshare.db in the data directory)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (HUBSHARE_DATA_DIR, default "+DefaultDataDir+")")
+	fs.StringVar(&f.baseURL, "base-url", "", "public URL used in links; https enables Secure cookies (HUBSHARE_BASE_URL)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose forwarding headers are trusted (HUBSHARE_TRUSTED_PROXIES)")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "server key file (HUBSHARE_SECRET_KEY_FILE, default secret.key in the data directory)")
+	fs.StringVar(&f.maxUpload, "max-upload", "", "largest accepted upload, e.g. 50MiB (HUBSHARE_MAX_UPLOAD, default 50MiB)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
+	return f
+}
+
+// ConfigFlags holds raw flag values until Finish merges them with the environment.
+type ConfigFlags struct {
+	fs                                                    *flag.FlagSet
+	cfg                                                   *Config
+	listen, databaseURL, dataDir, baseURL, trustedProxies string
+	secretKeyFile, maxUpload, logLevel                    string
+}
+
+// Finish merges flags (which win), environment variables and defaults into
+// the Config and validates the result.
+func (f *ConfigFlags) Finish(getenv func(string) string) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	pick := func(flagName, flagVal, env, def string) string {
+		set := false
+		f.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == flagName {
+				set = true
+			}
+		})
+		if set {
+			return flagVal
+		}
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return def
+	}
+	c := f.cfg
+	c.Listen = pick("listen", f.listen, "HUBSHARE_LISTEN", DefaultListen)
+	c.DataDir = pick("data-dir", f.dataDir, "HUBSHARE_DATA_DIR", DefaultDataDir)
+	c.DatabaseURL = pick("database-url", f.databaseURL, "HUBSHARE_DATABASE_URL", "")
+	c.BaseURL = strings.TrimRight(pick("base-url", f.baseURL, "HUBSHARE_BASE_URL", ""), "/")
+	c.SecretKeyFile = pick("secret-key-file", f.secretKeyFile, "HUBSHARE_SECRET_KEY_FILE", filepath.Join(c.DataDir, "secret.key"))
+	c.LogLevel = pick("log-level", f.logLevel, "HUBSHARE_LOG_LEVEL", "info")
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("base URL %q must be an absolute http:// or https:// URL", c.BaseURL)
+	}
+	c.TrustedProxies = nil
+	for _, p := range strings.Split(pick("trusted-proxies", f.trustedProxies, "HUBSHARE_TRUSTED_PROXIES", ""), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("trusted proxy %q is neither an IP address nor a CIDR range", p)
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	c.MaxUpload = DefaultMaxUpload
+	if s := pick("max-upload", f.maxUpload, "HUBSHARE_MAX_UPLOAD", ""); s != "" {
+		n, err := parseSize(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("max upload %q is not a size such as 50MiB", s)
+		}
+		c.MaxUpload = n
+	}
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > 1<<40 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(n), nil
+}
+
+// Secure reports whether the public URL is https, which turns on Secure
+// cookies with the __Host- prefix.
+func (c *Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// Session lifetimes.
+const (
+	SessionIdleTimeout     = 7 * 24 * time.Hour
+	SessionAbsoluteTimeout = 30 * 24 * time.Hour
+)

@@ -1,0 +1,303 @@
+// Package database is the only code that knows drivers and dialects: it opens
+// the database from one URL, applies the embedded migrations, translates
+// driver errors into app error codes and counts queries.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/migrate"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"hubshare/app"
+	"hubshare/migrations"
+)
+
+// FileName is the name of the embedded database file in the data directory.
+const FileName = "hubshare.db"
+
+// IsPostgres reports whether url selects PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// SQLiteDSN returns the DSN of the SQLite file at path. Pragmas sit in the DSN
+// so that every pooled connection gets them (busy_timeout before
+// journal_mode), and write transactions begin IMMEDIATE so that concurrent
+// writers wait instead of failing with SQLITE_BUSY.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// Open opens the database named by dbURL: PostgreSQL for postgres:// and
+// postgresql:// URLs, otherwise an SQLite file (dbURL may be empty for
+// hubshare.db in dataDir, a path, or a file: or sqlite: URL).
+func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
+	var db *bun.DB
+	if IsPostgres(dbURL) {
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dbURL)))
+		sqldb.SetMaxOpenConns(16)
+		sqldb.SetMaxIdleConns(16)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		db = bun.NewDB(sqldb, pgdialect.New())
+	} else {
+		path, err := sqlitePath(dbURL, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		sqldb, err := sql.Open("sqlite", SQLiteDSN(path))
+		if err != nil {
+			return nil, err
+		}
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+		sqldb.SetConnMaxIdleTime(0)
+		db = bun.NewDB(sqldb, sqlitedialect.New())
+	}
+	db.AddQueryHook(counterHook{})
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", redactURLError(err, dbURL))
+	}
+	return db, nil
+}
+
+func sqlitePath(dbURL, dataDir string) (string, error) {
+	switch {
+	case dbURL == "":
+		return filepath.Join(dataDir, FileName), nil
+	case strings.HasPrefix(dbURL, "sqlite://"):
+		return strings.TrimPrefix(dbURL, "sqlite://"), nil
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		return strings.TrimPrefix(dbURL, "sqlite:"), nil
+	case strings.HasPrefix(dbURL, "file:"):
+		return strings.SplitN(strings.TrimPrefix(dbURL, "file:"), "?", 2)[0], nil
+	case strings.Contains(dbURL, "://"):
+		return "", fmt.Errorf("database URL scheme not supported: use postgres://, postgresql://, sqlite: or a file path")
+	}
+	return dbURL, nil
+}
+
+// redactURLError keeps a password in the URL out of error messages.
+func redactURLError(err error, dbURL string) error {
+	u, perr := url.Parse(dbURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+// IsSQLite reports whether db is an SQLite database.
+func IsSQLite(db bun.IDB) bool { return db.Dialect().Name() == dialect.SQLite }
+
+// migrationsFS returns the migration folder of db's dialect.
+func migrationsFS(db *bun.DB) (fs.FS, error) {
+	if IsSQLite(db) {
+		return fs.Sub(migrations.SQLite, "sqlite")
+	}
+	return fs.Sub(migrations.Postgres, "postgres")
+}
+
+// Migrator returns the migrator of db's dialect. Migrations are recorded
+// only once they have succeeded.
+func Migrator(db *bun.DB) (*migrate.Migrator, error) {
+	dir, err := migrationsFS(db)
+	if err != nil {
+		return nil, err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(dir); err != nil {
+		return nil, err
+	}
+	return migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
+}
+
+// withLock runs fn while holding the migration lock, waiting for another
+// process that holds it.
+func withLock(ctx context.Context, m *migrate.Migrator, fn func() error) error {
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("init migrations: %w", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := m.Lock(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("migrations stayed locked by another process for 2 minutes: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer m.Unlock(context.WithoutCancel(ctx))
+	return fn()
+}
+
+// MigrateUp applies every pending migration and returns their names.
+func MigrateUp(ctx context.Context, db *bun.DB) ([]string, error) {
+	m, err := Migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = withLock(ctx, m, func() error {
+		g, err := m.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mg := range g.Migrations {
+			names = append(names, mg.Name+"_"+mg.Comment)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// MigrateDown rolls back the last group of migrations and returns their names.
+func MigrateDown(ctx context.Context, db *bun.DB) ([]string, error) {
+	m, err := Migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = withLock(ctx, m, func() error {
+		g, err := m.Rollback(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mg := range g.Migrations {
+			names = append(names, mg.Name+"_"+mg.Comment)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// MigrationStatus is one migration and whether it is applied.
+type MigrationStatus struct {
+	Name    string
+	Applied bool
+}
+
+// Status lists every known migration with its state.
+func Status(ctx context.Context, db *bun.DB) ([]MigrationStatus, error) {
+	m, err := Migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return nil, err
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, 0, len(ms))
+	for _, mg := range ms {
+		out = append(out, MigrationStatus{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied()})
+	}
+	return out, nil
+}
+
+// ErrStaleSchema is returned by CheckCurrent when migrations are pending.
+var ErrStaleSchema = errors.New("the database schema is out of date: run `hubshare migrate up` or start serve without --no-migrate")
+
+// CheckCurrent fails with ErrStaleSchema if any migration is not applied.
+func CheckCurrent(ctx context.Context, db *bun.DB) error {
+	st, err := Status(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		if !s.Applied {
+			return fmt.Errorf("%w (pending: %s)", ErrStaleSchema, s.Name)
+		}
+	}
+	return nil
+}
+
+// Translate maps a driver error to an app error code once, so that callers
+// check codes instead of driver types. Errors it does not know pass through.
+func Translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return app.Wrap(err, app.ENotFound, "Not found.")
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		switch pgErr.Field('C') {
+		case "23505":
+			return app.Wrap(err, app.EConflict, "That already exists.")
+		case "23503", "23514", "23502":
+			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
+		case "22P02", "22003":
+			return app.Wrap(err, app.EInvalid, "A value is out of range.")
+		}
+		return err
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return app.Wrap(err, app.EConflict, "That already exists.")
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
+		}
+	}
+	return err
+}
+
+type counterKey struct{}
+
+// QueryCounter counts the queries run with a context from WithCounter.
+type QueryCounter struct{ n atomic.Int64 }
+
+// WithCounter returns a context whose queries are counted in the returned counter.
+func WithCounter(ctx context.Context) (context.Context, *QueryCounter) {
+	c := &QueryCounter{}
+	return context.WithValue(ctx, counterKey{}, c), c
+}
+
+// Count returns how many queries ran so far.
+func (c *QueryCounter) Count() int64 { return c.n.Load() }
+
+type counterHook struct{}
+
+func (counterHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+
+func (counterHook) AfterQuery(ctx context.Context, _ *bun.QueryEvent) {
+	if c, ok := ctx.Value(counterKey{}).(*QueryCounter); ok {
+		c.n.Add(1)
+	}
+}

@@ -1,0 +1,124 @@
+package database_test
+
+import (
+	"context"
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/app"
+	"hubshare/app/database"
+	"hubshare/app/database/dbtest"
+	"hubshare/migrations"
+)
+
+func TestDialectFoldersCarryTheSameIDs(t *testing.T) {
+	base := func(fsys fs.FS, dir string) []string {
+		es, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	sq, pg := base(migrations.SQLite, "sqlite"), base(migrations.Postgres, "postgres")
+	if len(sq) == 0 {
+		t.Fatal("no migrations")
+	}
+	if len(sq) != len(pg) {
+		t.Fatalf("sqlite has %d migration files, postgres %d", len(sq), len(pg))
+	}
+	for i := range sq {
+		if sq[i] != pg[i] {
+			t.Errorf("file %d: sqlite %q, postgres %q", i, sq[i], pg[i])
+		}
+	}
+	ups, downs := 0, 0
+	for _, n := range sq {
+		switch {
+		case len(n) > 7 && n[len(n)-7:] == ".up.sql":
+			ups++
+		case len(n) > 9 && n[len(n)-9:] == ".down.sql":
+			downs++
+		}
+	}
+	if ups != downs || ups*2 != len(sq) {
+		t.Errorf("every migration needs an up and a down: %d up, %d down, %d files", ups, downs, len(sq))
+	}
+}
+
+func TestUpDownUp(t *testing.T) {
+	for _, d := range dbtest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := dbtest.Open(t, d) // already migrated up from the template
+			if err := database.CheckCurrent(ctx, db); err != nil {
+				t.Fatalf("fresh database not current: %v", err)
+			}
+			for {
+				names, err := database.MigrateDown(ctx, db)
+				if err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if len(names) == 0 {
+					break
+				}
+			}
+			var n int
+			if err := db.NewSelect().TableExpr("bun_migrations").ColumnExpr("count(*)").Scan(ctx, &n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Fatalf("after all downs %d migrations still applied", n)
+			}
+			if err := database.CheckCurrent(ctx, db); err == nil {
+				t.Fatal("CheckCurrent accepted an empty schema")
+			}
+			// Tables must really be gone: creating them again would fail otherwise.
+			names, err := database.MigrateUp(ctx, db)
+			if err != nil {
+				t.Fatalf("up again: %v", err)
+			}
+			st, _ := database.Status(ctx, db)
+			if len(names) != len(st) {
+				t.Fatalf("up applied %d of %d migrations", len(names), len(st))
+			}
+			if err := database.CheckCurrent(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		_, err := db.NewRaw("INSERT INTO principals (id, kind) VALUES (1, 'member')").Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.NewRaw("INSERT INTO principals (id, kind) VALUES (1, 'member')").Exec(ctx)
+		if got := app.ErrorCode(database.Translate(err)); got != app.EConflict {
+			t.Errorf("duplicate key: got %q (%v)", got, err)
+		}
+		_, err = db.NewRaw("INSERT INTO principals (kind) VALUES ('nonsense')").Exec(ctx)
+		if got := app.ErrorCode(database.Translate(err)); got != app.EInvalid {
+			t.Errorf("check violation: got %q (%v)", got, err)
+		}
+		_, err = db.NewRaw("INSERT INTO sessions (id_hash, member_id, created_at, last_seen_at) VALUES (?, 999, ?, ?)", []byte{1}, time.Now(), time.Now()).Exec(ctx)
+		if got := app.ErrorCode(database.Translate(err)); got != app.EInvalid {
+			t.Errorf("foreign key violation: got %q (%v)", got, err)
+		}
+		var x int
+		err = db.NewRaw("SELECT id FROM principals WHERE id = 42").Scan(ctx, &x)
+		if got := app.ErrorCode(database.Translate(err)); got != app.ENotFound {
+			t.Errorf("no rows: got %q (%v)", got, err)
+		}
+	})
+}

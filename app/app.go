@@ -4,6 +4,8 @@
 package app
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -118,4 +120,14 @@ func (c *FakeClock) Set(t time.Time) {
 	c.mu.Lock()
 	c.t = t.UTC()
 	c.mu.Unlock()
+}
+
+// RandomID returns 128 random bits as 32 hex digits, for request ids and
+// other values that must not collide.
+func RandomID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
 }

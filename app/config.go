@@ -49,6 +49,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose forwarding headers are trusted (HUBSHARE_TRUSTED_PROXIES)")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "server key file (HUBSHARE_SECRET_KEY_FILE, default secret.key in the data directory)")
 	fs.StringVar(&f.maxUpload, "max-upload", "", "largest accepted upload, e.g. 50MiB (HUBSHARE_MAX_UPLOAD, default 50MiB)")
+	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
 	return f
 }
@@ -59,6 +60,7 @@ type ConfigFlags struct {
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel                    string
+	noMigrate                                             bool
 }
 
 // Finish merges flags (which win), environment variables and defaults into
@@ -88,6 +90,10 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 	c.DatabaseURL = pick("database-url", f.databaseURL, "HUBSHARE_DATABASE_URL", "")
 	c.BaseURL = strings.TrimRight(pick("base-url", f.baseURL, "HUBSHARE_BASE_URL", ""), "/")
 	c.SecretKeyFile = pick("secret-key-file", f.secretKeyFile, "HUBSHARE_SECRET_KEY_FILE", filepath.Join(c.DataDir, "secret.key"))
+	c.NoMigrate = f.noMigrate
+	if v := getenv("HUBSHARE_NO_MIGRATE"); !c.NoMigrate && (v == "1" || v == "true") {
+		c.NoMigrate = true
+	}
 	c.LogLevel = pick("log-level", f.logLevel, "HUBSHARE_LOG_LEVEL", "info")
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen

@@ -1,0 +1,64 @@
+package acl
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/app"
+	"hubshare/app/database"
+)
+
+// Service owns principals, sessions, tokens and decisions on the database.
+type Service struct {
+	DB       *bun.DB
+	Clock    app.Clock
+	Keys     *app.Keys
+	Throttle *Throttle
+}
+
+// NewService wires a Service.
+func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
+	return &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock)}
+}
+
+func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
+
+// sha returns the SHA-256 of a high-entropy random value (session ids), for
+// which a keyed or slow hash adds nothing.
+func sha(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+// translate converts driver errors into app errors once.
+func translate(err error) error { return database.Translate(err) }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// newPrincipal inserts a principal row of the kind and returns its id.
+func newPrincipal(ctx context.Context, db bun.IDB, kind string) (int64, error) {
+	var id int64
+	err := db.NewRaw("INSERT INTO principals (kind) VALUES (?) RETURNING id", kind).Scan(ctx, &id)
+	return id, translate(err)
+}
+
+// cleanText trims s and refuses control characters other than newlines and
+// tabs (when multiline) and values over max runes.
+func cleanText(field, s string, max int, multiline bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := len([]rune(s)); n > max {
+		return "", app.Errorf(app.EInvalid, "%s is too long (%d characters, at most %d).", field, n, max)
+	}
+	for _, r := range s {
+		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
+			return "", app.Errorf(app.EInvalid, "%s contains a control character.", field)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,79 @@
+package web
+
+import (
+	_ "embed"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hubshare/acl"
+	"hubshare/app"
+)
+
+//go:embed openapi.json
+var openAPISpec []byte
+
+func apiToken(c *fiber.Ctx) *acl.APIToken {
+	t, _ := c.Locals("apitoken").(*acl.APIToken)
+	return t
+}
+
+func apiMember(c *fiber.Ctx) *acl.Member { return apiToken(c).Member }
+
+// apiAuth accepts a personal API token from Authorization: Bearer only (a
+// cookie alone gives 401) and checks its scope: reads need read, anything
+// else needs write.
+func (s *Server) apiAuth(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	h := c.Get(fiber.HeaderAuthorization)
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hubshare"`)
+		return acl.ErrBadAPIToken
+	}
+	t, err := s.ACL.AuthenticateAPIToken(c.UserContext(), strings.TrimSpace(secret))
+	if err != nil {
+		if app.ErrorCode(err) == app.EUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hubshare", error="invalid_token"`)
+		}
+		return err
+	}
+	need := acl.ScopeWrite
+	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+		need = acl.ScopeRead
+	}
+	if !t.Allows(need) {
+		return app.Errorf(app.EForbidden, "This API token lacks the %q scope.", need)
+	}
+	c.Locals("apitoken", t)
+	return c.Next()
+}
+
+type memberView struct {
+	ID          int64     `json:"id"`
+	Handle      string    `json:"handle"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+}
+
+func (s *Server) apiMe(c *fiber.Ctx) error {
+	m := apiMember(c)
+	t := apiToken(c)
+	return c.JSON(fiber.Map{"id": m.ID, "handle": m.Handle, "display_name": m.DisplayName, "created_at": m.CreatedAt,
+		"token": fiber.Map{"id": t.ID, "scopes": strings.Fields(t.Scopes), "expires_at": t.ExpiresAt}})
+}
+
+func (s *Server) apiOpenAPI(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(openAPISpec)
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if err := s.DB.PingContext(c.UserContext()); err != nil {
+		s.Logger.Error("health check: database", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable"})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}

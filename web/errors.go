@@ -1,0 +1,103 @@
+package web
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hubshare/app"
+)
+
+var statusOf = map[app.Code]int{
+	app.EMalformed:    fiber.StatusBadRequest,
+	app.EUnauthorized: fiber.StatusUnauthorized,
+	app.EForbidden:    fiber.StatusForbidden,
+	app.ENotFound:     fiber.StatusNotFound,
+	app.EConflict:     fiber.StatusConflict,
+	app.ETooLarge:     fiber.StatusRequestEntityTooLarge,
+	app.EUnsupported:  fiber.StatusUnsupportedMediaType,
+	app.EInvalid:      fiber.StatusUnprocessableEntity,
+	app.EThrottled:    fiber.StatusTooManyRequests,
+	app.EInternal:     fiber.StatusInternalServerError,
+}
+
+var codeOfStatus = map[int]app.Code{}
+
+func init() {
+	for code, status := range statusOf {
+		codeOfStatus[status] = code
+	}
+	codeOfStatus[fiber.StatusMethodNotAllowed] = "method_not_allowed"
+	codeOfStatus[fiber.StatusRequestTimeout] = "timeout"
+}
+
+// notFound is the one "not found" every missing or unreachable thing gives,
+// so that a bad token and a missing item look the same.
+var notFound = app.Errorf(app.ENotFound, "Not found.")
+
+// handleError is the only place that turns errors into responses: it maps
+// codes to statuses, answers JSON under /api/ and a page elsewhere, logs only
+// internal errors and never shows raw error text.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	status, code, msg := fiber.StatusInternalServerError, app.EInternal, app.ErrorMessage(err)
+	var fe *fiber.Error
+	var ae *app.Error
+	switch {
+	case errors.As(err, &ae):
+		code = ae.Code
+		status = statusOf[code]
+		if ae.RetryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(ae.RetryAfter.Seconds())))
+		}
+	case errors.As(err, &fe):
+		status = fe.Code
+		code = codeOfStatus[status]
+		if code == "" {
+			code = app.EMalformed
+		}
+		switch status {
+		case fiber.StatusNotFound:
+			msg = notFound.Message
+		case fiber.StatusRequestEntityTooLarge:
+			msg = "The request body is too large."
+		case fiber.StatusMethodNotAllowed:
+			msg = "That method is not allowed here."
+		default:
+			if status < 500 {
+				msg = "The request could not be understood."
+			}
+		}
+	}
+	if status == 0 {
+		status = fiber.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.Logger.Error("internal error", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
+		msg = app.ErrorMessage(nil)
+	}
+	c.Status(status)
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return c.JSON(fiber.Map{"error": fiber.Map{"code": string(code), "message": msg}})
+	}
+	// Error pages are the same for everyone: no session, name or token is
+	// rendered, so a failed link looks exactly like a missing item.
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Render("error", fiber.Map{"Title": titleOf(status), "Status": status, "Message": msg}, "layouts/bare")
+}
+
+func titleOf(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return "Not found"
+	case fiber.StatusTooManyRequests:
+		return "Slow down"
+	case fiber.StatusForbidden:
+		return "Not allowed"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	return "That did not work"
+}

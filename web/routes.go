@@ -1,0 +1,53 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+)
+
+// routes declares every route in one place. Middleware is attached per
+// route (or per distinct prefix), never through a shared empty prefix, so
+// that public routes do not inherit owner-only middleware.
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.recoverPanics, requestIDs, s.accessLog, s.securityHeaders)
+
+	static, _ := fs.Sub(staticFS, "static")
+	a.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: int((24 * time.Hour).Seconds())}))
+	a.Get("/healthz", s.healthz)
+
+	// Pages with forms: session, then CSRF on unsafe methods.
+	page := []fiber.Handler{limitSmallBody, noStore, s.loadMember, s.checkCSRF}
+	owner := append(page[:len(page):len(page)], s.requireMember)
+	with := func(chain []fiber.Handler, h fiber.Handler) []fiber.Handler {
+		return append(chain[:len(chain):len(chain)], h)
+	}
+
+	a.Get("/login", with(page, s.loginPage)...)
+	a.Post("/login", with(page, s.login)...)
+	a.Post("/logout", with(page, s.logout)...)
+	a.Get("/", with(owner, s.home)...)
+	a.Get("/settings/apitokens", with(owner, s.apiTokensPage)...)
+	a.Post("/settings/apitokens", with(owner, s.createAPITokenForm)...)
+	a.Post("/settings/apitokens/:id/revoke", with(owner, s.revokeAPITokenForm)...)
+
+	// JSON API: personal API tokens from Authorization only; no cookies, no CSRF.
+	a.Get("/api/v1/openapi.json", s.apiOpenAPI)
+	api := a.Group("/api/v1")
+	apiRoute := func(method, path string, h fiber.Handler) {
+		api.Add(method, path, limitSmallBody, s.apiAuth, h)
+	}
+	apiRoute(fiber.MethodGet, "/me", s.apiMe)
+	apiRoute(fiber.MethodGet, "/apitokens", s.apiListAPITokens)
+	apiRoute(fiber.MethodDelete, "/apitokens/:id", s.apiRevokeAPIToken)
+
+	a.Use(func(c *fiber.Ctx) error { return notFound })
+}
+
+func (s *Server) home(c *fiber.Ctx) error {
+	return s.page(c, "home", "Home", fiber.Map{})
+}

@@ -1,0 +1,128 @@
+// Package web is the HTTP edge of hubshare, on Fiber: routes, thin handlers,
+// middleware (recovery, request ids, an access log without secrets, security
+// headers, CSRF, sessions, the zat exchange, throttling), the one error
+// handler, and the embedded templates and static files. The JSON API lives
+// here too, beside the HTML handlers that do the same thing.
+package web
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/template/html/v2"
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app"
+)
+
+//go:embed templates
+var templatesFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Deps are what the web layer needs from the rest of the service.
+type Deps struct {
+	Config *app.Config
+	DB     *bun.DB
+	ACL    *acl.Service
+	Clock  app.Clock
+	Keys   *app.Keys
+	Logger *slog.Logger
+}
+
+// Server is the HTTP server.
+type Server struct {
+	Deps
+	app     *fiber.App
+	cookies cookieNames
+	started time.Time
+}
+
+// Body limits: forms and JSON are small; uploads have their own, enforced
+// while streaming after authentication.
+const smallBodyLimit = 1 << 20
+
+// New builds the server and its routes; templates are parsed here so that a
+// broken template fails the start, not a request.
+func New(d Deps) (*Server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = app.SystemClock{}
+	}
+	tpl, err := fs.Sub(templatesFS, "templates")
+	if err != nil {
+		return nil, err
+	}
+	engine := html.NewFileSystem(http.FS(tpl), ".html")
+	engine.AddFuncMap(templateFuncs)
+	if err := engine.Load(); err != nil {
+		return nil, fmt.Errorf("parse templates: %w", err)
+	}
+	s := &Server{Deps: d, cookies: newCookieNames(d.Config.Secure()), started: time.Now()}
+	cfg := fiber.Config{
+		AppName:                      "hubshare",
+		Views:                        engine,
+		ViewsLayout:                  "layouts/main",
+		ErrorHandler:                 s.handleError,
+		DisableStartupMessage:        true,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    smallBodyLimit,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 10 * time.Minute,
+		IdleTimeout:                  2 * time.Minute,
+		ReadBufferSize:               16 << 10,
+	}
+	if len(d.Config.TrustedProxies) > 0 {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = d.Config.TrustedProxies
+	} else {
+		// Without trusted proxies no forwarding header is believed: the
+		// trusted-proxy check on an empty list ignores X-Forwarded-Proto and
+		// Host overrides too.
+		cfg.EnableTrustedProxyCheck = true
+	}
+	s.app = fiber.New(cfg)
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting and waits for requests in flight, up to ctx.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+var templateFuncs = template.FuncMap{
+	"timefmt": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2 Jan 2006 15:04 UTC")
+		case *time.Time:
+			if v == nil {
+				return "never"
+			}
+			return v.UTC().Format("2 Jan 2006 15:04 UTC")
+		}
+		return ""
+	},
+	"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"lower":   strings.ToLower,
+}

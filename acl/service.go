@@ -20,11 +20,18 @@ type Service struct {
 	Clock    app.Clock
 	Keys     *app.Keys
 	Throttle *Throttle
+	Log      *AccessLog
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
-	return &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock)}
+	s := &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock)}
+	s.Log = newAccessLog(db, func(at time.Time, network string) string {
+		// The mark changes every day, so visits can be told apart within a
+		// day but never followed across days, and the address is never kept.
+		return keyedHex(keys.ClientMark, "client", at.UTC().Format("2006-01-02"), network)[:12]
+	})
+	return s
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }

@@ -23,6 +23,7 @@ import (
 
 	"hubshare/acl"
 	"hubshare/app"
+	"hubshare/content"
 )
 
 //go:embed templates
@@ -33,12 +34,13 @@ var staticFS embed.FS
 
 // Deps are what the web layer needs from the rest of the service.
 type Deps struct {
-	Config *app.Config
-	DB     *bun.DB
-	ACL    *acl.Service
-	Clock  app.Clock
-	Keys   *app.Keys
-	Logger *slog.Logger
+	Config  *app.Config
+	DB      *bun.DB
+	ACL     *acl.Service
+	Content *content.Service
+	Clock   app.Clock
+	Keys    *app.Keys
+	Logger  *slog.Logger
 }
 
 // Server is the HTTP server.

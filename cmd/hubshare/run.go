@@ -17,6 +17,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/content"
 	"hubshare/web"
 )
 
@@ -151,7 +152,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	svc := acl.NewService(db, m.Clock, keys)
-	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Clock: m.Clock, Keys: keys, Logger: log})
+	svc.Log.SetLogger(log)
+	cs := content.NewService(db, m.Clock, svc)
+	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -162,6 +165,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go housekeeping(bg, svc, log)
+	logDone := make(chan struct{})
+	go func() {
+		svc.Log.Run(bg, accessLogFlushInterval)
+		close(logDone)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -179,6 +187,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	stopBG()
+	<-logDone // the last views are written before the database closes
 	return err
 }
 
@@ -189,7 +198,14 @@ func dbKind(cfg *app.Config) string {
 	return "sqlite"
 }
 
-// housekeeping prunes expired sessions and throttle counters.
+// accessLogFlushInterval is how often batched views are written.
+const accessLogFlushInterval = 2 * time.Second
+
+// accessLogRetention is how long access-log entries are kept.
+const accessLogRetention = 365 * 24 * time.Hour
+
+// housekeeping prunes expired sessions, throttle counters and old
+// access-log entries.
 func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -199,6 +215,9 @@ func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger) {
 		}
 		if err := svc.Throttle.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("prune throttle", "err", err)
+		}
+		if err := svc.Log.Prune(ctx, svc.Clock.Now().Add(-accessLogRetention)); err != nil && ctx.Err() == nil {
+			log.Warn("prune access log", "err", err)
 		}
 		select {
 		case <-ctx.Done():

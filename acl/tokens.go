@@ -1,0 +1,378 @@
+package acl
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/app"
+)
+
+// GuestToken is a named credential that lets people without an account open
+// the items shared with it. Its secret is stored only as a keyed hash (for
+// lookups) and sealed under the server key (so that the owner can copy the
+// link again).
+type GuestToken struct {
+	bun.BaseModel `bun:"table:guest_tokens"`
+
+	ID             int64      `bun:"id,pk"`
+	OwnerID        int64      `bun:"owner_id"`
+	Name           string     `bun:"name"`
+	SecretHash     []byte     `bun:"secret_hash"`
+	SecretSealed   []byte     `bun:"secret_sealed"`
+	PasswordHash   *string    `bun:"password_hash"`
+	SessionVersion int        `bun:"session_version"`
+	ExpiresAt      *time.Time `bun:"expires_at"`
+	MaxUses        *int       `bun:"max_uses"`
+	Uses           int        `bun:"uses"`
+	CanDownload    bool       `bun:"can_download"`
+	ShowMetadata   bool       `bun:"show_metadata"`
+	Note           string     `bun:"note"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	LastUsedAt     *time.Time `bun:"last_used_at"`
+	RevokedAt      *time.Time `bun:"revoked_at"`
+}
+
+// Token statuses.
+const (
+	StatusActive  = "active"
+	StatusExpired = "expired"
+	StatusRevoked = "revoked"
+	StatusUsedUp  = "used_up"
+)
+
+// Status is the token's state at now.
+func (t *GuestToken) Status(now time.Time) string {
+	switch {
+	case t.RevokedAt != nil:
+		return StatusRevoked
+	case t.ExpiresAt != nil && !t.ExpiresAt.After(now):
+		return StatusExpired
+	case t.MaxUses != nil && t.Uses >= *t.MaxUses:
+		return StatusUsedUp
+	}
+	return StatusActive
+}
+
+// NeedsExplicitOpen reports whether only an explicit open (the landing
+// page's POST) may spend a use: tokens with a use limit or a password.
+func (t *GuestToken) NeedsExplicitOpen() bool { return t.MaxUses != nil || t.PasswordHash != nil }
+
+// HasPassword reports whether visitors must enter a password.
+func (t *GuestToken) HasPassword() bool { return t.PasswordHash != nil }
+
+// TokenInput holds the fields of a create or an edit; nil leaves a field as
+// it is. ClearExpiry, ClearMaxUses and an empty Password remove them.
+type TokenInput struct {
+	Name         *string
+	ExpiresAt    *time.Time
+	ClearExpiry  bool
+	MaxUses      *int
+	ClearMaxUses bool
+	Password     *string
+	CanDownload  *bool
+	ShowMetadata *bool
+	Note         *string
+}
+
+const maxTokenName, maxNote = 100, 2000
+
+// apply validates in and applies it to t; it reports whether the password
+// changed (which ends the token's sessions).
+func (s *Service) apply(t *GuestToken, in TokenInput) (passwordChanged bool, err error) {
+	now := s.now()
+	if in.Name != nil {
+		name, err := cleanText("The name", *in.Name, maxTokenName, false)
+		if err != nil {
+			return false, err
+		}
+		t.Name = name
+	}
+	if t.Name == "" {
+		t.Name = "Guest link " + now.Format("2 Jan 15:04")
+	}
+	if in.ClearExpiry {
+		t.ExpiresAt = nil
+	} else if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(now) {
+			return false, app.Errorf(app.EInvalid, "The expiry must be in the future.")
+		}
+		e := in.ExpiresAt.UTC()
+		t.ExpiresAt = &e
+	}
+	if in.ClearMaxUses {
+		t.MaxUses = nil
+	} else if in.MaxUses != nil {
+		if *in.MaxUses < 0 {
+			return false, app.Errorf(app.EInvalid, "The maximum number of uses cannot be negative.")
+		}
+		if *in.MaxUses > 1_000_000 {
+			return false, app.Errorf(app.EInvalid, "The maximum number of uses is at most 1000000.")
+		}
+		n := *in.MaxUses
+		t.MaxUses = &n
+	}
+	if in.Password != nil {
+		if *in.Password == "" {
+			passwordChanged = t.PasswordHash != nil
+			t.PasswordHash = nil
+		} else {
+			if len(*in.Password) > MaxPasswordLen {
+				return false, app.Errorf(app.EInvalid, "The password must have at most %d bytes.", MaxPasswordLen)
+			}
+			h, err := HashPassword(*in.Password)
+			if err != nil {
+				return false, err
+			}
+			t.PasswordHash = &h
+			passwordChanged = true
+		}
+	}
+	if in.CanDownload != nil {
+		t.CanDownload = *in.CanDownload
+	}
+	if in.ShowMetadata != nil {
+		t.ShowMetadata = *in.ShowMetadata
+	}
+	if in.Note != nil {
+		note, err := cleanText("The note", *in.Note, maxNote, true)
+		if err != nil {
+			return false, err
+		}
+		t.Note = note
+	}
+	return passwordChanged, nil
+}
+
+// CreateToken makes a guest token for owner and returns it with its secret.
+func (s *Service) CreateToken(ctx context.Context, owner int64, in TokenInput) (*GuestToken, string, error) {
+	var t *GuestToken
+	var secret string
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		t, secret, err = s.createToken(ctx, tx, owner, in)
+		return err
+	})
+	return t, secret, err
+}
+
+func (s *Service) createToken(ctx context.Context, db bun.IDB, owner int64, in TokenInput) (*GuestToken, string, error) {
+	t := &GuestToken{OwnerID: owner, CreatedAt: s.now(), SessionVersion: 1}
+	if _, err := s.apply(t, in); err != nil {
+		return nil, "", err
+	}
+	secret := NewSecret(GuestTokenPrefix)
+	t.SecretHash = LookupHash(s.Keys.Lookup, secret)
+	t.SecretSealed = Seal(s.Keys.Seal, []byte(secret), []byte("guest token"))
+	id, err := newPrincipal(ctx, db, "token")
+	if err != nil {
+		return nil, "", err
+	}
+	t.ID = id
+	if _, err := db.NewInsert().Model(t).Exec(ctx); err != nil {
+		return nil, "", translate(err)
+	}
+	return t, secret, nil
+}
+
+// Token returns one of owner's tokens; another member's is ENotFound.
+func (s *Service) Token(ctx context.Context, owner, id int64) (*GuestToken, error) {
+	t := new(GuestToken)
+	err := s.DB.NewSelect().Model(t).Where("id = ? AND owner_id = ?", id, owner).Scan(ctx)
+	if err != nil {
+		if isNoRows(err) {
+			return nil, app.Errorf(app.ENotFound, "No such guest token.")
+		}
+		return nil, translate(err)
+	}
+	return t, nil
+}
+
+// TokenSecret unseals the secret of one of owner's tokens, so that the
+// owner can copy the link again.
+func (s *Service) TokenSecret(ctx context.Context, owner, id int64) (string, error) {
+	t, err := s.Token(ctx, owner, id)
+	if err != nil {
+		return "", err
+	}
+	b, err := Unseal(s.Keys.Seal, t.SecretSealed, []byte("guest token"))
+	if err != nil {
+		return "", app.Wrap(err, app.EInternal, "the token's sealed secret cannot be opened with this server key")
+	}
+	return string(b), nil
+}
+
+// UpdateToken edits a token. Changing the password ends its sessions.
+func (s *Service) UpdateToken(ctx context.Context, owner, id int64, in TokenInput) (*GuestToken, error) {
+	var t *GuestToken
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		t = new(GuestToken)
+		if err := tx.NewSelect().Model(t).Where("id = ? AND owner_id = ?", id, owner).Scan(ctx); err != nil {
+			if isNoRows(err) {
+				return app.Errorf(app.ENotFound, "No such guest token.")
+			}
+			return translate(err)
+		}
+		changed, err := s.apply(t, in)
+		if err != nil {
+			return err
+		}
+		if changed {
+			t.SessionVersion++
+		}
+		_, err = tx.NewUpdate().Model(t).Column("name", "expires_at", "max_uses", "password_hash", "session_version",
+			"can_download", "show_metadata", "note").WherePK().Exec(ctx)
+		return translate(err)
+	})
+	return t, err
+}
+
+// RotateToken gives a token a new secret, keeping every ACL entry and group
+// membership; the old link and every session from it stop working.
+func (s *Service) RotateToken(ctx context.Context, owner, id int64) (*GuestToken, string, error) {
+	t, err := s.Token(ctx, owner, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if t.RevokedAt != nil {
+		return nil, "", app.Errorf(app.EConflict, "A revoked token cannot be rotated.")
+	}
+	secret := NewSecret(GuestTokenPrefix)
+	t.SecretHash = LookupHash(s.Keys.Lookup, secret)
+	t.SecretSealed = Seal(s.Keys.Seal, []byte(secret), []byte("guest token"))
+	t.SessionVersion++
+	_, err = s.DB.NewUpdate().Model(t).Column("secret_hash", "secret_sealed", "session_version").
+		Where("id = ? AND owner_id = ?", id, owner).Exec(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	return t, secret, nil
+}
+
+// RevokeToken revokes a token at once; it stays listed, with its history and
+// its grants shown as inactive.
+func (s *Service) RevokeToken(ctx context.Context, owner, id int64) error {
+	res, err := s.DB.NewUpdate().Model((*GuestToken)(nil)).Set("revoked_at = ?", s.now()).
+		Where("id = ? AND owner_id = ?", id, owner).Where("revoked_at IS NULL").Exec(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Token(ctx, owner, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TokenSummary is a token with how many items it opens now.
+type TokenSummary struct {
+	GuestToken `bun:",extend"`
+	Items      int `bun:"items"`
+	// Entries counts the ACL entries naming the token directly or through a group.
+	Entries int `bun:"entries"`
+}
+
+// ListTokens lists owner's tokens, newest first, each with the number of
+// items it opens now (directly, through a group or an album, deny taken into
+// account) and the number of ACL entries that name it. Two queries whatever
+// the number of tokens.
+func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, error) {
+	var ts []TokenSummary
+	err := s.DB.NewSelect().Model(&ts).ModelTableExpr("guest_tokens AS guest_token").
+		ColumnExpr("guest_token.*").
+		ColumnExpr("0 AS items").
+		ColumnExpr(`(SELECT count(*) FROM acl_entries AS e WHERE e.principal_id = guest_token.id
+  OR e.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = guest_token.id)) AS entries`).
+		Where("guest_token.owner_id = ?", owner).Order("guest_token.id DESC").Scan(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	counts, err := s.openCounts(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		ts[i].Items = counts[ts[i].ID]
+	}
+	return ts, nil
+}
+
+// openCounts counts, for every token of owner, the items it may open: the
+// candidates are items reached by an allow entry (or whose album is), plus
+// public items, each then checked with the full visibility rule.
+func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, error) {
+	var rows []struct {
+		TokenID int64 `bun:"token_id"`
+		N       int   `bun:"n"`
+	}
+	err := s.DB.NewRaw(`WITH tp AS (
+  SELECT t.id AS tid, t.id AS pid FROM guest_tokens AS t WHERE t.owner_id = ?0
+  UNION ALL
+  SELECT gm.principal_id, gm.group_id FROM group_members AS gm
+  JOIN guest_tokens AS t ON t.id = gm.principal_id WHERE t.owner_id = ?0
+), cand AS (
+  SELECT tp.tid, a.item_id FROM tp JOIN acl_entries AS a ON a.principal_id = tp.pid AND NOT a.deny
+  UNION
+  SELECT tp.tid, ch.id FROM tp JOIN acl_entries AS a ON a.principal_id = tp.pid AND NOT a.deny
+  JOIN items AS ch ON ch.album_id = a.item_id
+  UNION
+  SELECT t.id, i.id FROM guest_tokens AS t JOIN items AS i ON i.owner_id = t.owner_id AND i.public WHERE t.owner_id = ?0
+  UNION
+  SELECT t.id, ch.id FROM guest_tokens AS t JOIN items AS al ON al.owner_id = t.owner_id AND al.public
+  JOIN items AS ch ON ch.album_id = al.id WHERE t.owner_id = ?0
+)
+SELECT cand.tid AS token_id, count(*) AS n FROM cand
+JOIN items AS i ON i.id = cand.item_id AND i.owner_id = ?0
+WHERE `+VisibleSQL("i", "cand.tid")+`
+GROUP BY cand.tid`, owner).Scan(ctx, &rows)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.TokenID] = r.N
+	}
+	return out, nil
+}
+
+// Grant is one ACL entry that reaches a token, directly or through a group.
+type Grant struct {
+	ItemID    int64  `bun:"item_id"`
+	ItemTitle string `bun:"item_title"`
+	ItemKind  string `bun:"item_kind"`
+	Deny      bool   `bun:"deny"`
+	// Via is the group the entry names, or nil for an entry naming the token.
+	Via     *int64  `bun:"via"`
+	ViaName *string `bun:"via_name"`
+	Views   int     `bun:"views"`
+}
+
+// TokenGrants lists every ACL entry that names the token or a group holding
+// it, with the token's views of each item; one query.
+func (s *Service) TokenGrants(ctx context.Context, owner, id int64) ([]Grant, error) {
+	var gs []Grant
+	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, e.deny,
+  CASE WHEN e.principal_id = ?0 THEN NULL ELSE e.principal_id END AS via,
+  g.name AS via_name,
+  (SELECT count(*) FROM access_log AS l WHERE l.token_id = ?0 AND l.item_id = e.item_id
+    AND l.event = 'view') AS views
+FROM acl_entries AS e
+JOIN items AS i ON i.id = e.item_id AND i.owner_id = ?1
+LEFT JOIN groups AS g ON g.id = e.principal_id
+WHERE e.principal_id = ?0
+   OR e.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = ?0)
+ORDER BY e.item_id DESC, via`, id, owner).Scan(ctx, &gs)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return gs, nil
+}
+
+// TokenViews counts the token's page views (openings and downloads are counted apart).
+func (s *Service) TokenViews(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := s.DB.NewRaw("SELECT count(*) FROM access_log WHERE token_id = ? AND event = 'view'", id).Scan(ctx, &n)
+	return n, translate(err)
+}

@@ -1,0 +1,317 @@
+// Package content owns posts, photos and albums, and the media pipeline
+// behind photos. It asks acl for every decision (the visibility rule comes
+// from acl.VisibleSQL) and never re-implements one.
+package content
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app"
+	"hubshare/app/database"
+)
+
+// Item kinds.
+const (
+	KindPost  = "post"
+	KindPhoto = "photo"
+	KindAlbum = "album"
+)
+
+// Item is a post, a photo or an album.
+type Item struct {
+	bun.BaseModel `bun:"table:items,alias:i"`
+
+	ID          int64     `bun:"id,pk,autoincrement"`
+	OwnerID     int64     `bun:"owner_id"`
+	Kind        string    `bun:"kind"`
+	Title       string    `bun:"title"`
+	Body        string    `bun:"body"`
+	AlbumID     *int64    `bun:"album_id"`
+	Public      bool      `bun:"public"`
+	MediaKey    *string   `bun:"media_key"`
+	ContentType *string   `bun:"content_type"`
+	Width       *int      `bun:"width"`
+	Height      *int      `bun:"height"`
+	SizeBytes   *int64    `bun:"size_bytes"`
+	CreatedAt   time.Time `bun:"created_at"`
+	UpdatedAt   time.Time `bun:"updated_at"`
+}
+
+// Service stores items and answers who may open them.
+type Service struct {
+	DB    *bun.DB
+	Clock app.Clock
+	ACL   *acl.Service
+}
+
+// NewService wires a Service.
+func NewService(db *bun.DB, clock app.Clock, a *acl.Service) *Service {
+	return &Service{DB: db, Clock: clock, ACL: a}
+}
+
+func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
+
+var errNoItem = app.Errorf(app.ENotFound, "Not found.")
+
+func translate(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNoItem
+	}
+	return database.Translate(err)
+}
+
+func text(field, s string, max int, multiline bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := len([]rune(s)); n > max {
+		return "", app.Errorf(app.EInvalid, "%s is too long (%d characters, at most %d).", field, n, max)
+	}
+	for _, r := range s {
+		if (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == 0x7f {
+			return "", app.Errorf(app.EInvalid, "%s contains a control character.", field)
+		}
+	}
+	return s, nil
+}
+
+// Limits of item texts.
+const (
+	MaxTitle = 200
+	MaxBody  = 100_000
+)
+
+// CreatePost makes a private post.
+func (s *Service) CreatePost(ctx context.Context, owner int64, title, body string) (*Item, error) {
+	title, err := text("The title", title, MaxTitle, false)
+	if err != nil {
+		return nil, err
+	}
+	body, err = text("The body", body, MaxBody, true)
+	if err != nil {
+		return nil, err
+	}
+	if title == "" && body == "" {
+		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
+	}
+	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindPost, Title: title, Body: body})
+}
+
+// CreateAlbum makes a private, empty album.
+func (s *Service) CreateAlbum(ctx context.Context, owner int64, title string) (*Item, error) {
+	title, err := text("The title", title, MaxTitle, false)
+	if err != nil {
+		return nil, err
+	}
+	if title == "" {
+		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
+	}
+	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindAlbum, Title: title})
+}
+
+func (s *Service) insert(ctx context.Context, db bun.IDB, it *Item) (*Item, error) {
+	now := s.now()
+	it.CreatedAt, it.UpdatedAt = now, now
+	if _, err := db.NewInsert().Model(it).Returning("id").Exec(ctx); err != nil {
+		return nil, translate(err)
+	}
+	return it, nil
+}
+
+// Item returns one of owner's items.
+func (s *Service) Item(ctx context.Context, owner, id int64) (*Item, error) {
+	it := new(Item)
+	if err := s.DB.NewSelect().Model(it).Where("i.id = ? AND i.owner_id = ?", id, owner).Scan(ctx); err != nil {
+		return nil, translate(err)
+	}
+	return it, nil
+}
+
+// Items lists owner's items, newest first.
+func (s *Service) Items(ctx context.Context, owner int64) ([]Item, error) {
+	items := []Item{}
+	err := s.DB.NewSelect().Model(&items).Where("i.owner_id = ?", owner).Order("i.id DESC").Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err)
+	}
+	return items, nil
+}
+
+// UpdateItem changes the title and body (caption) of one of owner's items.
+func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *string) (*Item, error) {
+	it, err := s.Item(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if title != nil {
+		if it.Title, err = text("The title", *title, MaxTitle, false); err != nil {
+			return nil, err
+		}
+	}
+	if body != nil {
+		if it.Body, err = text("The body", *body, MaxBody, true); err != nil {
+			return nil, err
+		}
+	}
+	it.UpdatedAt = s.now()
+	if _, err := s.DB.NewUpdate().Model(it).Column("title", "body", "updated_at").WherePK().Exec(ctx); err != nil {
+		return nil, translate(err)
+	}
+	return it, nil
+}
+
+// DeleteItem deletes one of owner's items with its ACL and log; photos of a
+// deleted album stay, out of the album.
+func (s *Service) DeleteItem(ctx context.Context, owner, id int64) (*Item, error) {
+	it, err := s.Item(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.DB.NewDelete().Model((*Item)(nil)).Where("id = ? AND owner_id = ?", id, owner).Exec(ctx); err != nil {
+		return nil, translate(err)
+	}
+	return it, nil
+}
+
+// Viewer is who asks: a signed-in member, the tokens of a guest session, or both.
+type Viewer struct {
+	Member *acl.Member
+	Guest  acl.GuestSession
+}
+
+// Anonymous reports whether the viewer has no identity at all.
+func (v Viewer) Anonymous() bool { return v.Member == nil && len(v.Guest.Tokens) == 0 }
+
+// Access is an item a viewer may open, with how: as its owner, as a member
+// named in its ACL, or through one of the viewer's guest tokens (with that
+// token's permissions).
+type Access struct {
+	Item         *Item
+	Owner        bool
+	TokenID      int64
+	CanDownload  bool
+	ShowMetadata bool
+}
+
+// guestRow is an item seen through a token.
+type guestRow struct {
+	Item         `bun:",extend"`
+	ViaToken     int64      `bun:"via_token"`
+	CanDownload  bool       `bun:"can_download"`
+	ShowMetadata bool       `bun:"show_metadata"`
+	TokenNote    string     `bun:"token_note"`
+	TokenExpires *time.Time `bun:"token_expires"`
+}
+
+// tokenClause restricts guest_tokens AS t to the session's live tokens, each
+// at the session version the browser holds.
+func tokenClause(g acl.GuestSession, now time.Time) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 2*len(g.Tokens)+1)
+	b.WriteString("t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) AND (")
+	args = append(args, now)
+	for i, gr := range g.Tokens {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(t.id = ? AND t.session_version = ?)")
+		args = append(args, gr.TokenID, gr.Version)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// View returns the item if the viewer may open it, else ENotFound (the same
+// answer as for an item that does not exist). A guest's check and the item
+// come in one query.
+func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error) {
+	if v.Member != nil {
+		it := new(Item)
+		err := s.DB.NewSelect().Model(it).Where("i.id = ?0 AND (i.owner_id = ?1 OR "+acl.VisibleSQL("i", "?1")+")", id, v.Member.ID).Scan(ctx)
+		if err == nil {
+			return &Access{Item: it, Owner: it.OwnerID == v.Member.ID, CanDownload: true, ShowMetadata: it.OwnerID == v.Member.ID}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, translate(err)
+		}
+	}
+	if len(v.Guest.Tokens) == 0 {
+		return nil, errNoItem
+	}
+	clause, args := tokenClause(v.Guest, s.now())
+	row := new(guestRow)
+	err := s.DB.NewSelect().Model(row).
+		ColumnExpr("i.*, t.id AS via_token, t.can_download, t.show_metadata").
+		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
+		Where("i.id = ?", id).Where(clause, args...).
+		Where(acl.VisibleSQL("i", "t.id")).
+		OrderExpr("t.can_download DESC, t.show_metadata DESC").Limit(1).Scan(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &Access{Item: &row.Item, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
+}
+
+// SharedItem is an item in a guest's "Shared with you".
+type SharedItem struct {
+	Item
+	TokenID      int64
+	TokenNote    string
+	TokenExpires *time.Time
+}
+
+// Shared lists everything the guest's tokens may open now, newest first.
+func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem, error) {
+	if len(g.Tokens) == 0 {
+		return nil, nil
+	}
+	clause, args := tokenClause(g, s.now())
+	var rows []guestRow
+	err := s.DB.NewSelect().Model(&rows).
+		ColumnExpr("i.*, t.id AS via_token, t.note AS token_note, t.expires_at AS token_expires").
+		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
+		Where(clause, args...).
+		Where(acl.VisibleSQL("i", "t.id")).
+		OrderExpr("i.id DESC").Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err)
+	}
+	seen := map[int64]bool{}
+	out := make([]SharedItem, 0, len(rows))
+	for _, r := range rows {
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		out = append(out, SharedItem{Item: r.Item, TokenID: r.ViaToken, TokenNote: r.TokenNote, TokenExpires: r.TokenExpires})
+	}
+	return out, nil
+}
+
+// AlbumPhotos lists the photos of an album that the viewer may open, oldest
+// first; a photo's own deny is honoured.
+func (s *Service) AlbumPhotos(ctx context.Context, album *Access, v Viewer) ([]Item, error) {
+	photos := []Item{}
+	q := s.DB.NewSelect().Model(&photos).Where("i.album_id = ?", album.Item.ID).Where("i.kind = ?", KindPhoto)
+	if !album.Owner {
+		principal := album.TokenID
+		if principal == 0 && v.Member != nil {
+			principal = v.Member.ID
+		}
+		if principal == 0 {
+			return nil, fmt.Errorf("album access without an identity")
+		}
+		q = q.Where("NOT EXISTS (SELECT 1 FROM acl_entries AS pd WHERE pd.item_id = i.id AND pd.deny AND "+
+			"(pd.principal_id = ?0 OR pd.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = ?0)))", principal)
+	}
+	if err := q.Order("i.id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err)
+	}
+	return photos, nil
+}

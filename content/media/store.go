@@ -1,0 +1,284 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Store keeps the bytes of photos and their variants under opaque keys. It
+// is an interface so that an object store can replace the local disk.
+type Store interface {
+	// Create returns a writer for a new object. Nothing is visible under key
+	// until Commit; Abort, or a failing Commit, leaves nothing behind.
+	Create(ctx context.Context, key string) (Pending, error)
+	// Open returns the object stored under key. A missing object gives an
+	// error wrapping fs.ErrNotExist.
+	Open(ctx context.Context, key string) (Object, error)
+	// Delete removes the object under key. A missing object is not an error,
+	// so clean-up can be retried.
+	Delete(ctx context.Context, key string) error
+	// Path returns the local file that holds key when the store is on disk,
+	// so the HTTP layer can hand it to sendfile; ok is false otherwise.
+	Path(key string) (path string, ok bool)
+}
+
+// Pending is an object being written. Exactly one of Commit or Abort ends
+// it; calling Abort after Commit does nothing, so it can be deferred.
+type Pending interface {
+	io.Writer
+	Commit() error
+	Abort() error
+}
+
+// Object is a stored object opened for reading. Size and ModTime let the
+// HTTP layer answer range and conditional requests without reading it.
+type Object interface {
+	io.ReadSeekCloser
+	Size() int64
+	ModTime() time.Time
+}
+
+// ErrInvalidKey reports a key that does not match the strict pattern keys
+// are made from. Keys are chosen by the server, so this means a bug or a
+// forged request, never a user mistake.
+var ErrInvalidKey = errors.New("media: invalid storage key")
+
+// keyPattern admits a two-character shard followed by one or two segments
+// (photo id, then variant). Every segment starts with a letter or digit, so
+// "." and ".." can never appear and keys cannot leave the root.
+var keyPattern = regexp.MustCompile(`^[a-z0-9]{2}(/[a-z0-9][a-z0-9_.-]{0,127}){1,2}$`)
+
+// staleTemp is how old a temporary file must be before NewFSStore treats it
+// as left over by a crash; it is far longer than any upload takes.
+const staleTemp = 24 * time.Hour
+
+// FSStore is a Store on the local disk. Objects are written to a temporary
+// file, synced and renamed into place, so a reader never sees a partial
+// object and a crash never leaves one under a key.
+type FSStore struct {
+	root string
+	tmp  string
+}
+
+var _ Store = (*FSStore)(nil)
+
+// NewFSStore opens (creating if needed, mode 0700) a store rooted at root.
+// Temporary files left by a crash more than a day ago are removed.
+func NewFSStore(root string) (*FSStore, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("media: store root: %w", err)
+	}
+	s := &FSStore{root: abs, tmp: filepath.Join(abs, "tmp")}
+	// "tmp" has three characters, so no key's shard can collide with it.
+	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("media: store root: %w", err)
+	}
+	s.sweepTemp(time.Now().Add(-staleTemp))
+	return s, nil
+}
+
+func (s *FSStore) sweepTemp(before time.Time) {
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "upload-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(before) {
+			_ = os.Remove(filepath.Join(s.tmp, e.Name()))
+		}
+	}
+}
+
+func (s *FSStore) path(key string) (string, error) {
+	if !keyPattern.MatchString(key) {
+		return "", fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// Create implements Store.
+func (s *FSStore) Create(ctx context.Context, key string) (Pending, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dst, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.tmp, "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("media: create %s: %w", key, err)
+	}
+	return &fsPending{store: s, f: f, dst: dst}, nil
+}
+
+// Open implements Store.
+func (s *FSStore) Open(ctx context.Context, key string) (Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("media: open %s: %w", key, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("media: open %s: %w", key, err)
+	}
+	if !info.Mode().IsRegular() {
+		// A photo's directory shares its prefix with its variant keys; it is
+		// not an object.
+		f.Close()
+		return nil, fmt.Errorf("media: open %s: %w", key, fs.ErrNotExist)
+	}
+	return &fsObject{File: f, size: info.Size(), mod: info.ModTime()}, nil
+}
+
+// Delete implements Store. Directories left empty are removed too, so a
+// deleted photo leaves no trace on disk.
+func (s *FSStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	info, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("media: delete %s: %w", key, err)
+	}
+	if info.IsDir() {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("media: delete %s: %w", key, err)
+	}
+	for dir := filepath.Dir(p); dir != s.root && strings.HasPrefix(dir, s.root); dir = filepath.Dir(dir) {
+		// Fails harmlessly while other objects still live there.
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// Path implements Store.
+func (s *FSStore) Path(key string) (string, bool) {
+	p, err := s.path(key)
+	if err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+type fsObject struct {
+	*os.File
+	size int64
+	mod  time.Time
+}
+
+func (o *fsObject) Size() int64        { return o.size }
+func (o *fsObject) ModTime() time.Time { return o.mod }
+
+var errFinished = errors.New("media: pending object already committed or aborted")
+
+type fsPending struct {
+	store *FSStore
+	f     *os.File
+	dst   string
+	done  bool
+}
+
+func (p *fsPending) Write(b []byte) (int, error) {
+	if p.done {
+		return 0, errFinished
+	}
+	return p.f.Write(b)
+}
+
+func (p *fsPending) Abort() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	p.f.Close()
+	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("media: abort: %w", err)
+	}
+	return nil
+}
+
+func (p *fsPending) Commit() (err error) {
+	if p.done {
+		return errFinished
+	}
+	p.done = true
+	tmp := p.f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	// The data must be on disk before the rename makes it visible, or a
+	// crash could leave an empty or partial file under the key.
+	if err := p.f.Sync(); err != nil {
+		p.f.Close()
+		return fmt.Errorf("media: commit: %w", err)
+	}
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("media: commit: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("media: commit: %w", err)
+	}
+	dir := filepath.Dir(p.dst)
+	// A concurrent Delete may remove a directory that has just become
+	// empty, between our MkdirAll and Rename; trying again recreates it.
+	for attempt := 0; ; attempt++ {
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			if err = os.Rename(tmp, p.dst); err == nil {
+				break
+			}
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			return fmt.Errorf("media: commit: %w", err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		_ = os.Remove(p.dst)
+		return fmt.Errorf("media: commit: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename durable: without it a crash can forget the new
+// directory entry even though the file's data was synced.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

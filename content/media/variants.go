@@ -1,0 +1,146 @@
+package media
+
+import (
+	"image"
+	"image/jpeg"
+	"io"
+
+	xdraw "golang.org/x/image/draw"
+)
+
+// Variant box sizes and JPEG qualities.
+const (
+	thumbBox     = 400
+	thumbQuality = 82
+	largeBox     = 1600
+	largeQuality = 85
+)
+
+// iccChunk is the most profile data one APP2 segment can hold: 65535 minus
+// the length field (2) and the "ICC_PROFILE\0" header with its sequence
+// number and count (14).
+const iccChunk = 0xFFFF - 2 - 14
+
+// fit returns the size of w×h scaled down to fit in a box×box square,
+// keeping the aspect ratio; images that already fit are never enlarged.
+func fit(w, h, box int) (int, int) {
+	if w <= box && h <= box {
+		return w, h
+	}
+	if w >= h {
+		return box, max(1, int((int64(h)*int64(box)+int64(w)/2)/int64(w)))
+	}
+	return max(1, int((int64(w)*int64(box)+int64(h)/2)/int64(h))), box
+}
+
+// resizeOnWhite scales src to w×h on a white background: JPEG has no alpha,
+// and white is what a transparent photo shows on the site's pages.
+func resizeOnWhite(src image.Image, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.Draw(dst, dst.Bounds(), image.White, image.Point{}, xdraw.Src)
+	op := xdraw.Over
+	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
+		// Same result, but takes the scalers' fast paths.
+		op = xdraw.Src
+	}
+	sb := src.Bounds()
+	if sb.Dx() == w && sb.Dy() == h {
+		xdraw.Draw(dst, dst.Bounds(), src, sb.Min, op)
+	} else {
+		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, sb, op, nil)
+	}
+	return dst
+}
+
+// orient turns pixels stored in EXIF orientation o into upright pixels.
+// Variants carry no EXIF, so the turn has to be in the pixels themselves.
+func orient(src *image.RGBA, o int) *image.RGBA {
+	if o < 2 || o > 8 {
+		return src
+	}
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	for y := 0; y < dh; y++ {
+		for x := 0; x < dw; x++ {
+			var sx, sy int
+			switch o {
+			case 2: // mirrored
+				sx, sy = w-1-x, y
+			case 3: // upside down
+				sx, sy = w-1-x, h-1-y
+			case 4: // mirrored upside down
+				sx, sy = x, h-1-y
+			case 5: // mirrored, turned left
+				sx, sy = y, x
+			case 6: // stored turned left: turn right
+				sx, sy = y, h-1-x
+			case 7: // mirrored, turned right
+				sx, sy = w-1-y, h-1-x
+			case 8: // stored turned right: turn left
+				sx, sy = w-1-y, x
+			}
+			si := src.PixOffset(src.Rect.Min.X+sx, src.Rect.Min.Y+sy)
+			di := dst.PixOffset(x, y)
+			copy(dst.Pix[di:di+4], src.Pix[si:si+4])
+		}
+	}
+	return dst
+}
+
+// iccSegments encodes a colour profile as the APP2 segments a JPEG carries
+// it in. Only RGB display profiles are used: the variants are always
+// encoded as RGB, and a CMYK or grey profile would misdescribe them.
+func iccSegments(icc []byte) []byte {
+	if len(icc) < 128 || len(icc) > maxICC || string(icc[36:40]) != "acsp" || string(icc[16:20]) != "RGB " {
+		return nil
+	}
+	count := (len(icc) + iccChunk - 1) / iccChunk
+	var out []byte
+	for i := 0; i < count; i++ {
+		part := icc[i*iccChunk : min(len(icc), (i+1)*iccChunk)]
+		n := 2 + len(iccPrefix) + 2 + len(part)
+		out = append(out, 0xFF, 0xE2, byte(n>>8), byte(n))
+		out = append(out, iccPrefix...)
+		out = append(out, byte(i+1), byte(count))
+		out = append(out, part...)
+	}
+	return out
+}
+
+// afterSOI inserts segments right after the SOI marker of the JPEG stream
+// written through it, since image/jpeg has no way to add segments.
+type afterSOI struct {
+	w      io.Writer
+	insert []byte
+	seen   int // bytes of SOI passed through so far
+}
+
+func (a *afterSOI) Write(p []byte) (int, error) {
+	n := 0
+	if a.seen < 2 {
+		k := min(2-a.seen, len(p))
+		if _, err := a.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		a.seen += k
+		n = k
+		if a.seen == 2 && len(a.insert) > 0 {
+			if _, err := a.w.Write(a.insert); err != nil {
+				return n, err
+			}
+		}
+	}
+	if n == len(p) {
+		return n, nil
+	}
+	m, err := a.w.Write(p[n:])
+	return n + m, err
+}
+
+func encodeJPEG(w io.Writer, img image.Image, quality int, icc []byte) error {
+	return jpeg.Encode(&afterSOI{w: w, insert: iccSegments(icc)}, img, &jpeg.Options{Quality: quality})
+}

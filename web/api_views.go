@@ -1,0 +1,102 @@
+package web
+
+import (
+	"time"
+
+	"hubshare/acl"
+	"hubshare/content"
+)
+
+// The JSON shapes of the API. Models never reach a client directly: these
+// views choose what is shown (never a secret hash or a password hash).
+
+type itemView struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	AlbumID     *int64    `json:"album_id"`
+	Public      bool      `json:"public"`
+	ContentType *string   `json:"content_type,omitempty"`
+	Width       *int      `json:"width,omitempty"`
+	Height      *int      `json:"height,omitempty"`
+	Size        *int64    `json:"size,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func newItemView(it *content.Item) itemView {
+	return itemView{ID: it.ID, Kind: it.Kind, Title: it.Title, Body: it.Body, AlbumID: it.AlbumID, Public: it.Public,
+		ContentType: it.ContentType, Width: it.Width, Height: it.Height, Size: it.SizeBytes, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+}
+
+type tokenView struct {
+	ID           int64       `json:"id"`
+	Name         string      `json:"name"`
+	Token        string      `json:"token,omitempty"`
+	Link         string      `json:"link,omitempty"`
+	Status       string      `json:"status"`
+	Uses         int         `json:"uses"`
+	MaxUses      *int        `json:"max_uses"`
+	ExpiresAt    *time.Time  `json:"expires_at"`
+	CreatedAt    time.Time   `json:"created_at"`
+	LastUsedAt   *time.Time  `json:"last_used_at"`
+	RevokedAt    *time.Time  `json:"revoked_at"`
+	CanDownload  bool        `json:"can_download"`
+	ShowMetadata bool        `json:"show_metadata"`
+	HasPassword  bool        `json:"has_password"`
+	Note         string      `json:"note"`
+	Items        *int        `json:"items,omitempty"`
+	InACLs       *int        `json:"acl_entries,omitempty"`
+	Grants       []grantView `json:"grants,omitempty"`
+	Views        *int        `json:"views,omitempty"`
+}
+
+func (s *Server) newTokenView(t *acl.GuestToken) tokenView {
+	return tokenView{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: t.MaxUses,
+		ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt,
+		CanDownload: t.CanDownload, ShowMetadata: t.ShowMetadata, HasPassword: t.HasPassword(), Note: t.Note}
+}
+
+type grantView struct {
+	ItemID    int64   `json:"item_id"`
+	ItemTitle string  `json:"item_title"`
+	ItemKind  string  `json:"item_kind"`
+	Effect    string  `json:"effect"`
+	Via       *int64  `json:"via"`
+	ViaName   *string `json:"via_name"`
+	Active    bool    `json:"active"`
+	Views     int     `json:"views"`
+}
+
+func newGrantViews(gs []acl.Grant, active bool) []grantView {
+	out := make([]grantView, 0, len(gs))
+	for _, g := range gs {
+		effect := "allow"
+		if g.Deny {
+			effect = "deny"
+		}
+		out = append(out, grantView{ItemID: g.ItemID, ItemTitle: g.ItemTitle, ItemKind: g.ItemKind, Effect: effect,
+			Via: g.Via, ViaName: g.ViaName, Active: active, Views: g.Views})
+	}
+	return out
+}
+
+type groupView struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Members   []int64   `json:"members"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func newGroupView(g *acl.Group) groupView {
+	return groupView{ID: g.ID, Name: g.Name, Members: g.Members, CreatedAt: g.CreatedAt}
+}
+
+// link is the full URL a recipient opens.
+func (s *Server) link(secret string, item int64) string {
+	if item != 0 {
+		return s.Config.BaseURL + "/items/" + itoa(item) + "?zat=" + secret
+	}
+	return s.Config.BaseURL + "/shared?zat=" + secret
+}

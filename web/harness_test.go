@@ -1,0 +1,223 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app"
+	"hubshare/app/database/dbtest"
+	"hubshare/content"
+	"hubshare/web"
+)
+
+// env is one server under test on a fresh database.
+type env struct {
+	t      *testing.T
+	db     *bun.DB
+	svc    *acl.Service
+	cs     *content.Service
+	srv    *web.Server
+	clock  *app.FakeClock
+	cfg    *app.Config
+	keys   *app.Keys
+	logBuf *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type envOption func(*app.Config)
+
+func withBaseURL(u string) envOption { return func(c *app.Config) { c.BaseURL = u } }
+
+func withTrustedProxies(p ...string) envOption {
+	return func(c *app.Config) { c.TrustedProxies = p }
+}
+
+// eachEnv runs fn on a fresh server for every database dialect.
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env), opts ...envOption) {
+	t.Helper()
+	for _, d := range dbtest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t, d, opts...))
+		})
+	}
+}
+
+var testMaster = bytes.Repeat([]byte{7}, 32)
+
+func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
+	t.Helper()
+	db := dbtest.Open(t, dialect)
+	keys, err := app.DeriveKeys(testMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	cfg := &app.Config{Listen: "127.0.0.1:0", BaseURL: "http://hub.test", DataDir: t.TempDir(), MaxUpload: app.DefaultMaxUpload}
+	for _, o := range opts {
+		o(cfg)
+	}
+	logBuf := &syncBuffer{}
+	svc := acl.NewService(db, clock, keys)
+	cs := content.NewService(db, clock, svc)
+	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: clock, Keys: keys,
+		Logger: slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, db: db, svc: svc, cs: cs, srv: srv, clock: clock, cfg: cfg, keys: keys, logBuf: logBuf}
+}
+
+// member creates a member with the password "password-<handle>".
+func (e *env) member(handle string) *acl.Member {
+	e.t.Helper()
+	m, err := e.svc.CreateMember(context.Background(), handle, strings.ToUpper(handle[:1])+handle[1:], "password-"+handle)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// client is a cookie-keeping browser against the server under test.
+type client struct {
+	e       *env
+	cookies map[string]*http.Cookie
+	remote  string
+}
+
+func (e *env) client() *client {
+	return &client{e: e, cookies: map[string]*http.Cookie{}, remote: "198.51.100.7:4444"}
+}
+
+// do sends req through Fiber (no network) and keeps the cookies it sets.
+func (cl *client) do(req *http.Request) *http.Response {
+	cl.e.t.Helper()
+	if req.RemoteAddr == "" {
+		req.RemoteAddr = cl.remote
+	}
+	for _, c := range cl.cookies {
+		req.AddCookie(c)
+	}
+	resp, err := cl.e.srv.App().Test(req, -1)
+	if err != nil {
+		cl.e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(cl.cookies, c.Name)
+		} else {
+			cl.cookies[c.Name] = c
+		}
+	}
+	return resp
+}
+
+func (cl *client) get(path string) *http.Response {
+	return cl.do(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+// postForm posts a form; when csrfFrom is not empty the CSRF token is taken
+// from that page first.
+func (cl *client) postForm(path string, form url.Values, csrfFrom string) *http.Response {
+	cl.e.t.Helper()
+	if csrfFrom != "" {
+		form.Set("_csrf", cl.csrf(csrfFrom))
+	}
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return cl.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// csrf fetches a page and returns the CSRF token of its forms.
+func (cl *client) csrf(page string) string {
+	cl.e.t.Helper()
+	resp := cl.get(page)
+	body := readBody(cl.e.t, resp)
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		cl.e.t.Fatalf("no CSRF token on %s (status %d)", page, resp.StatusCode)
+	}
+	return m[1]
+}
+
+// login signs the client in and fails the test if it does not work.
+func (cl *client) login(handle string) {
+	cl.e.t.Helper()
+	resp := cl.postForm("/login", url.Values{"handle": {handle}, "password": {"password-" + handle}}, "/login")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		cl.e.t.Fatalf("login %s: status %d, location %q", handle, resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// api sends a JSON API request with a bearer token.
+func (e *env) api(token, method, path string, body string) *http.Response {
+	e.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.RemoteAddr = "198.51.100.9:5555"
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+// apiToken makes a personal API token for m with the scope.
+func (e *env) apiToken(m *acl.Member, scope string) string {
+	e.t.Helper()
+	_, secret, err := e.svc.CreateAPIToken(context.Background(), m.ID, "test", scope, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+func readBody(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return string(b)
+}

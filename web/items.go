@@ -1,0 +1,57 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"hubshare/acl"
+	"hubshare/app"
+	"hubshare/content"
+)
+
+// itemPage shows a post, photo or album to whoever may open it: its owner,
+// a member its ACL names, or a guest session.
+func (s *Server) itemPage(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	v := viewer(c)
+	if v.Anonymous() {
+		return s.guestMiss(c, &id)
+	}
+	acc, err := s.Content.View(c.UserContext(), id, v)
+	if app.IsNotFound(err) {
+		return s.guestMiss(c, &id)
+	}
+	if err != nil {
+		return err
+	}
+	s.recordView(c, acc, acl.EventView)
+	data := fiber.Map{"Title": acc.Item.Title, "Item": acc.Item, "Access": acc, "Member": v.Member, "CSRF": s.csrfToken(c)}
+	if acc.Item.Title == "" {
+		data["Title"] = kindName(acc.Item.Kind)
+	}
+	if acc.Item.Kind == content.KindAlbum {
+		photos, err := s.Content.AlbumPhotos(c.UserContext(), acc, v)
+		if err != nil {
+			return err
+		}
+		data["Photos"] = photos
+	}
+	layout := "layouts/guest"
+	if acc.Owner {
+		layout = "layouts/main"
+		data["Nav"] = "home"
+	}
+	return c.Render("item", data, layout)
+}
+
+func kindName(kind string) string {
+	switch kind {
+	case content.KindPhoto:
+		return "Photo"
+	case content.KindAlbum:
+		return "Album"
+	}
+	return "Post"
+}

@@ -173,7 +173,7 @@ func checkPrincipals(ctx context.Context, db bun.IDB, owner int64, ids []int64, 
 	}
 	var rows []principalRow
 	err := db.NewRaw(`SELECT p.id, p.kind, COALESCE(g.owner_id, t.owner_id) AS owner FROM principals AS p
-LEFT JOIN groups AS g ON g.id = p.id LEFT JOIN guest_tokens AS t ON t.id = p.id WHERE p.id IN (?)`, bun.In(ids)).Scan(ctx, &rows)
+LEFT JOIN groups AS g ON g.id = p.id LEFT JOIN guest_tokens AS t ON t.id = p.id WHERE p.id IN (?)`, bun.List(ids)).Scan(ctx, &rows)
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}

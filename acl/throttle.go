@@ -97,7 +97,7 @@ func (t *Throttle) Check(ctx context.Context, action string, keys ...ThrottleKey
 	}
 	var until []time.Time
 	err := t.db.NewRaw("SELECT blocked_until FROM throttle WHERE action = ? AND key IN (?) AND blocked_until > ?",
-		action, bun.In(names), now).Scan(ctx, &until)
+		action, bun.List(names), now).Scan(ctx, &until)
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}

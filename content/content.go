@@ -16,6 +16,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/content/media"
 )
 
 // Item kinds.
@@ -50,11 +51,15 @@ type Service struct {
 	DB    *bun.DB
 	Clock app.Clock
 	ACL   *acl.Service
+	// Media stores the photos' files.
+	Media media.Store
+	// MaxUpload is the largest accepted photo, in bytes.
+	MaxUpload int64
 }
 
 // NewService wires a Service.
-func NewService(db *bun.DB, clock app.Clock, a *acl.Service) *Service {
-	return &Service{DB: db, Clock: clock, ACL: a}
+func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, maxUpload int64) *Service {
+	return &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload}
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
@@ -166,17 +171,20 @@ func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *
 	return it, nil
 }
 
-// DeleteItem deletes one of owner's items with its ACL and log; photos of a
-// deleted album stay, out of the album.
-func (s *Service) DeleteItem(ctx context.Context, owner, id int64) (*Item, error) {
+// DeleteItem deletes one of owner's items with its ACL and log, then a
+// photo's files; photos of a deleted album stay, out of the album.
+func (s *Service) DeleteItem(ctx context.Context, owner, id int64) error {
 	it, err := s.Item(ctx, owner, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := s.DB.NewDelete().Model((*Item)(nil)).Where("id = ? AND owner_id = ?", id, owner).Exec(ctx); err != nil {
-		return nil, translate(err)
+		return translate(err)
 	}
-	return it, nil
+	if it.MediaKey != nil {
+		return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, *it.MediaKey)
+	}
+	return nil
 }
 
 // Viewer is who asks: a signed-in member, the tokens of a guest session, or both.

@@ -88,7 +88,7 @@ func (s *Server) apiDeleteItem(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deleteItem(c, apiMember(c).ID, id); err != nil {
+	if err := s.Content.DeleteItem(c.UserContext(), apiMember(c).ID, id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

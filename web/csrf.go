@@ -70,7 +70,11 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 		return errCSRF
 	}
 	got := c.Get("X-CSRF-Token")
-	if got == "" {
+	if got == "" && strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		// Uploads carry the token in the URL of the form's action: reading
+		// it from the body would buffer the whole upload before the check.
+		got = c.Query(csrfField)
+	} else if got == "" {
 		got = c.FormValue(csrfField)
 	}
 	if got == "" || !hmac.Equal([]byte(got), []byte(s.csrfFor(binding))) {

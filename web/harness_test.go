@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"hubshare/app"
 	"hubshare/app/database/dbtest"
 	"hubshare/content"
+	"hubshare/content/media"
 	"hubshare/web"
 )
 
@@ -88,7 +90,11 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	}
 	logBuf := &syncBuffer{}
 	svc := acl.NewService(db, clock, keys)
-	cs := content.NewService(db, clock, svc)
+	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := content.NewService(db, clock, svc, store, cfg.MaxUpload)
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: clock, Keys: keys,
 		Logger: slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -35,6 +35,9 @@ func (s *Server) routes() {
 	guest := []fiber.Handler{limitSmallBody, s.loadMember, s.guestGate}
 	a.Get("/items/:id", with(guest, s.itemPage)...)
 	a.Get("/shared", with(guest, s.sharedPage)...)
+	a.Get("/media/:id/:variant", with(guest, s.mediaFile)...)
+	// Uploads stream their body: no small-body limit, CSRF from the URL.
+	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkCSRF, s.uploadForm)
 	a.Post("/open", with(page, s.openLink)...)
 
 	a.Get("/settings/apitokens", with(owner, s.apiTokensPage)...)
@@ -53,6 +56,8 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodGet, "/members", s.apiListMembers)
 	apiRoute(fiber.MethodPost, "/posts", s.apiCreatePost)
 	apiRoute(fiber.MethodPost, "/albums", s.apiCreateAlbum)
+	// Uploads stream: authentication first, then the per-route limit while reading.
+	api.Post("/photos", s.apiAuth, s.apiUploadPhoto)
 	apiRoute(fiber.MethodGet, "/items", s.apiListItems)
 	apiRoute(fiber.MethodGet, "/items/:id", s.apiGetItem)
 	apiRoute(fiber.MethodPatch, "/items/:id", s.apiUpdateItem)

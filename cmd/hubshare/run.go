@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/content"
+	"hubshare/content/media"
 	"hubshare/web"
 )
 
@@ -153,7 +155,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	svc := acl.NewService(db, m.Clock, keys)
 	svc.Log.SetLogger(log)
-	cs := content.NewService(db, m.Clock, svc)
+	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		return err
+	}
+	cs := content.NewService(db, m.Clock, svc, store, cfg.MaxUpload)
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err

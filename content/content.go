@@ -30,20 +30,23 @@ const (
 type Item struct {
 	bun.BaseModel `bun:"table:items,alias:i"`
 
-	ID          int64     `bun:"id,pk,autoincrement"`
-	OwnerID     int64     `bun:"owner_id"`
-	Kind        string    `bun:"kind"`
-	Title       string    `bun:"title"`
-	Body        string    `bun:"body"`
-	AlbumID     *int64    `bun:"album_id"`
-	Public      bool      `bun:"public"`
-	MediaKey    *string   `bun:"media_key"`
-	ContentType *string   `bun:"content_type"`
-	Width       *int      `bun:"width"`
-	Height      *int      `bun:"height"`
-	SizeBytes   *int64    `bun:"size_bytes"`
-	CreatedAt   time.Time `bun:"created_at"`
-	UpdatedAt   time.Time `bun:"updated_at"`
+	ID          int64   `bun:"id,pk,autoincrement"`
+	OwnerID     int64   `bun:"owner_id"`
+	Kind        string  `bun:"kind"`
+	Title       string  `bun:"title"`
+	Body        string  `bun:"body"`
+	AlbumID     *int64  `bun:"album_id"`
+	Public      bool    `bun:"public"`
+	MediaKey    *string `bun:"media_key"`
+	ContentType *string `bun:"content_type"`
+	Width       *int    `bun:"width"`
+	Height      *int    `bun:"height"`
+	SizeBytes   *int64  `bun:"size_bytes"`
+	// Meta is the photo's EXIF summary as JSON (media.Metadata), shown only
+	// to the owner and to tokens with show_metadata.
+	Meta      string    `bun:"meta"`
+	CreatedAt time.Time `bun:"created_at"`
+	UpdatedAt time.Time `bun:"updated_at"`
 }
 
 // Service stores items and answers who may open them.

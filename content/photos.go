@@ -2,6 +2,7 @@ package content
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 
@@ -65,8 +66,24 @@ func (s *Service) SavePhoto(ctx context.Context, owner int64, p *media.Photo, ti
 	}
 	key, ct := p.Key, p.ContentType
 	w, h, size := p.Width, p.Height, p.Size
+	meta, err := json.Marshal(p.Meta)
+	if err != nil {
+		return nil, err
+	}
 	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindPhoto, Title: title, AlbumID: albumID,
-		MediaKey: &key, ContentType: &ct, Width: &w, Height: &h, SizeBytes: &size})
+		MediaKey: &key, ContentType: &ct, Width: &w, Height: &h, SizeBytes: &size, Meta: string(meta)})
+}
+
+// PhotoMeta decodes the stored metadata of a photo; nil when there is none.
+func PhotoMeta(it *Item) *media.Metadata {
+	if it.Meta == "" {
+		return nil
+	}
+	var m media.Metadata
+	if json.Unmarshal([]byte(it.Meta), &m) != nil || (m.TakenAt == nil && m.Camera == "" && m.Lens == "" && m.Latitude == nil) {
+		return nil
+	}
+	return &m
 }
 
 // MoveToAlbum puts one of owner's photos into one of owner's albums (nil

@@ -31,6 +31,9 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 	if acc.Item.Title == "" {
 		data["Title"] = kindName(acc.Item.Kind)
 	}
+	if acc.Item.Kind == content.KindPhoto && acc.ShowMetadata {
+		data["Meta"] = content.PhotoMeta(acc.Item)
+	}
 	if acc.Item.Kind == content.KindAlbum {
 		photos, err := s.Content.AlbumPhotos(c.UserContext(), acc, v)
 		if err != nil {

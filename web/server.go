@@ -127,4 +127,10 @@ var templateFuncs = template.FuncMap{
 	},
 	"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"lower":   strings.ToLower,
+	"deref": func(f *float64) float64 {
+		if f == nil {
+			return 0
+		}
+		return *f
+	},
 }

@@ -33,8 +33,8 @@ const (
 	VariantThumb = "thumb"
 )
 
-// Variants lists every variant Ingest writes.
-var Variants = []string{VariantOriginal, VariantClean, VariantLarge, VariantThumb}
+// variants lists every variant Ingest writes.
+var variants = []string{VariantOriginal, VariantClean, VariantLarge, VariantThumb}
 
 // VariantKey returns the storage key of one variant of the photo whose base
 // key is base.
@@ -65,6 +65,11 @@ type Photo struct {
 // clean variant is copied from it without metadata.
 //
 // On any error nothing is left in the store for this photo.
+//
+// Decoding takes memory in proportion to the pixel count, which lim bounds:
+// at the default 80 megapixels, from a few hundred megabytes to about a
+// gigabyte for a progressive JPEG. Callers should bound how many uploads are
+// ingested at once.
 func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limits) (_ *Photo, err error) {
 	if maxBytes <= 0 {
 		return nil, errors.New("media: maxBytes must be positive")
@@ -99,7 +104,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limi
 // are not an error, so an interrupted deletion can be retried.
 func DeletePhoto(ctx context.Context, st Store, base string) error {
 	var errs []error
-	for _, v := range Variants {
+	for _, v := range variants {
 		errs = append(errs, st.Delete(ctx, VariantKey(base, v)))
 	}
 	return errors.Join(errs...)
@@ -249,8 +254,11 @@ func (in *ingestion) makeVariants(ct string, cfg image.Config) (*Photo, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, corrupt("decoded size %v differs from header %dx%d", b.Size(), cfg.Width, cfg.Height)
+	if screen := image.Rect(0, 0, cfg.Width, cfg.Height); img.Bounds() != screen {
+		if ct != typeGIF || !img.Bounds().In(screen) {
+			return nil, corrupt("decoded bounds %v differ from header %dx%d", img.Bounds(), cfg.Width, cfg.Height)
+		}
+		img = flattenOnWhite(img, screen)
 	}
 
 	// Scale before turning: the boxes are square, so the result is the same,

@@ -62,7 +62,8 @@ const staleTemp = 24 * time.Hour
 
 // FSStore is a Store on the local disk. Objects are written to a temporary
 // file, synced and renamed into place, so a reader never sees a partial
-// object and a crash never leaves one under a key.
+// object and a crash never leaves one under a key. It is safe for
+// concurrent use.
 type FSStore struct {
 	root string
 	tmp  string

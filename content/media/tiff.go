@@ -14,11 +14,12 @@ var exifPrefix = []byte("Exif\x00\x00")
 // are turned, and the IFD pointers are followed to vet a block before goexif
 // sees it.
 const (
-	tagOrientation = 0x0112
-	tagExifIFD     = 0x8769
-	tagGPSIFD      = 0x8825
-	tagInteropIFD  = 0xA005
-	tiffTypeShort  = 3
+	tagOrientation   = 0x0112
+	tagExifIFD       = 0x8769
+	tagGPSIFD        = 0x8825
+	tagInteropIFD    = 0xA005
+	tiffTypeShort    = 3
+	tiffTypeRational = 5
 )
 
 // tiffTypeSize gives the byte size of each TIFF field type; zero means
@@ -107,19 +108,37 @@ func exifOrientation(b []byte) int {
 	return 1
 }
 
-// minimalEXIF returns a TIFF block holding nothing but the Orientation tag:
-// enough for a viewer to show the picture upright, and nothing that says
-// where, when or with what it was taken.
+// minimalEXIF returns a TIFF block holding the Orientation tag, so a viewer
+// shows the picture upright, plus the fields the EXIF standard requires in
+// every file (72 dpi, centred chroma), which are fixed values that say
+// nothing about where, when or with what the picture was taken.
 func minimalEXIF(orientation int) []byte {
-	b := make([]byte, 0, 26)
+	be := binary.BigEndian
+	b := make([]byte, 0, 90)
 	b = append(b, 'M', 'M', 0, 42, 0, 0, 0, 8) // big endian, IFD0 at 8
-	b = append(b, 0, 1)                        // one entry
-	b = binary.BigEndian.AppendUint16(b, tagOrientation)
-	b = binary.BigEndian.AppendUint16(b, tiffTypeShort)
-	b = binary.BigEndian.AppendUint32(b, 1)
-	b = binary.BigEndian.AppendUint16(b, uint16(orientation))
-	b = append(b, 0, 0)       // value padding
-	b = append(b, 0, 0, 0, 0) // no next IFD
+	b = be.AppendUint16(b, 5)
+	entry := func(tag, typ uint16, value uint32) {
+		b = be.AppendUint16(b, tag)
+		b = be.AppendUint16(b, typ)
+		b = be.AppendUint32(b, 1)
+		if typ == tiffTypeShort {
+			b = be.AppendUint16(b, uint16(value))
+			b = append(b, 0, 0)
+		} else {
+			b = be.AppendUint32(b, value)
+		}
+	}
+	const rationals = 8 + 2 + 5*12 + 4 // where the two resolutions go
+	entry(tagOrientation, tiffTypeShort, uint32(orientation))
+	entry(0x011A, tiffTypeRational, rationals)   // XResolution
+	entry(0x011B, tiffTypeRational, rationals+8) // YResolution
+	entry(0x0128, tiffTypeShort, 2)              // ResolutionUnit: inches
+	entry(0x0213, tiffTypeShort, 1)              // YCbCrPositioning: centred
+	b = append(b, 0, 0, 0, 0)                    // no next IFD
+	for range 2 {
+		b = be.AppendUint32(b, 72)
+		b = be.AppendUint32(b, 1)
+	}
 	return b
 }
 

@@ -36,8 +36,7 @@ func fit(w, h, box int) (int, int) {
 // resizeOnWhite scales src to w×h on a white background: JPEG has no alpha,
 // and white is what a transparent photo shows on the site's pages.
 func resizeOnWhite(src image.Image, w, h int) *image.RGBA {
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	xdraw.Draw(dst, dst.Bounds(), image.White, image.Point{}, xdraw.Src)
+	dst := whiteCanvas(image.Rect(0, 0, w, h))
 	op := xdraw.Over
 	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
 		// Same result, but takes the scalers' fast paths.
@@ -49,6 +48,21 @@ func resizeOnWhite(src image.Image, w, h int) *image.RGBA {
 	} else {
 		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, sb, op, nil)
 	}
+	return dst
+}
+
+// flattenOnWhite places a frame that covers only part of its picture (GIF
+// allows this) on a white picture of the full size: the uncovered part is
+// background, shown white as transparency is everywhere else.
+func flattenOnWhite(frame image.Image, picture image.Rectangle) *image.RGBA {
+	dst := whiteCanvas(picture)
+	xdraw.Draw(dst, frame.Bounds(), frame, frame.Bounds().Min, xdraw.Over)
+	return dst
+}
+
+func whiteCanvas(r image.Rectangle) *image.RGBA {
+	dst := image.NewRGBA(r)
+	xdraw.Draw(dst, r, image.White, image.Point{}, xdraw.Src)
 	return dst
 }
 

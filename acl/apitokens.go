@@ -107,7 +107,14 @@ func (s *Service) RevokeAPIToken(ctx context.Context, memberID, id int64) error 
 		return translate(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return app.Errorf(app.ENotFound, "No such API token.")
+		// Revoking twice is not an error; another member's token is not found.
+		n, err := s.DB.NewSelect().Model((*APIToken)(nil)).Where("id = ? AND member_id = ?", id, memberID).Count(ctx)
+		if err != nil {
+			return translate(err)
+		}
+		if n == 0 {
+			return app.Errorf(app.ENotFound, "No such API token.")
+		}
 	}
 	return nil
 }

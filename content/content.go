@@ -167,6 +167,12 @@ func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *
 			return nil, err
 		}
 	}
+	if it.Kind == KindPost && it.Title == "" && it.Body == "" {
+		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
+	}
+	if it.Kind == KindAlbum && it.Title == "" {
+		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
+	}
 	it.UpdatedAt = s.now()
 	if _, err := s.DB.NewUpdate().Model(it).Column("title", "body", "updated_at").WherePK().Exec(ctx); err != nil {
 		return nil, translate(err)

@@ -84,10 +84,8 @@ func (s *Server) apiGetToken(c *fiber.Ctx) error {
 		return err
 	}
 	v := s.newTokenView(t)
-	v.Grants = newGrantViews(grants, v.Status == acl.StatusActive)
-	if v.Grants == nil {
-		v.Grants = []grantView{}
-	}
+	gv := newGrantViews(grants, v.Status == acl.StatusActive)
+	v.Grants = &gv
 	v.Views = &views
 	return c.JSON(v)
 }

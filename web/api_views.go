@@ -48,7 +48,7 @@ type tokenView struct {
 	Note         string      `json:"note"`
 	Items        *int        `json:"items,omitempty"`
 	InACLs       *int        `json:"acl_entries,omitempty"`
-	Grants       []grantView `json:"grants,omitempty"`
+	Grants       *[]grantView `json:"grants,omitempty"`
 	Views        *int        `json:"views,omitempty"`
 }
 

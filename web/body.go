@@ -47,7 +47,8 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return app.Errorf(app.EMalformed, "The field %q has the wrong type (expected %s).", typeErr.Field, typeErr.Type)
+			// Well-formed JSON whose value breaks the expected shape.
+			return app.Errorf(app.EInvalid, "The field %q has the wrong type (expected %s).", typeErr.Field, typeErr.Type)
 		}
 		return app.Errorf(app.EMalformed, "The body is not valid JSON: %s.", jsonErrorText(err))
 	}

@@ -102,11 +102,13 @@ type Pending struct {
 	TokenID int64 `json:"i"`
 	Version int   `json:"v"`
 	Expires int64 `json:"e"`
+	// Item is the item the link was for, if any, for the access log.
+	Item *int64 `json:"t,omitempty"`
 }
 
 // SealPending seals a pending mark for its cookie.
-func (s *Service) SealPending(t *GuestToken) string {
-	b, _ := json.Marshal(Pending{TokenID: t.ID, Version: t.SessionVersion, Expires: s.now().Add(PendingLifetime).Unix()})
+func (s *Service) SealPending(t *GuestToken, item *int64) string {
+	b, _ := json.Marshal(Pending{TokenID: t.ID, Version: t.SessionVersion, Expires: s.now().Add(PendingLifetime).Unix(), Item: item})
 	return SealString(s.Keys.Cookie, purposePending, b)
 }
 
@@ -145,6 +147,10 @@ var errGuestFailure = app.Errorf(app.ENotFound, "Not found.")
 func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held GuestSession, item *int64) (*GuestToken, int, error) {
 	netKey := NetworkKey(s.Keys, network)
 	if !ValidSecret(GuestTokenPrefix, secret) {
+		// Blocked networks get 429 for every attempt, malformed ones too.
+		if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
+			return nil, 0, err
+		}
 		return nil, 0, s.zatFailed(ctx, netKey, nil, item, network, "")
 	}
 	hash := LookupHash(s.Keys.Lookup, secret)
@@ -242,7 +248,8 @@ var ErrWrongVisitorPassword = app.Errorf(app.EUnauthorized, "That password is no
 // visitor password if the token has one (throttled per network and per
 // token), then spends exactly one use in a single statement that also checks
 // the limit, so concurrent openings never overspend.
-func (s *Service) OpenPendingLink(ctx context.Context, p Pending, password, network string, item *int64) (*GuestToken, error) {
+func (s *Service) OpenPendingLink(ctx context.Context, p Pending, password, network string) (*GuestToken, error) {
+	item := p.Item
 	keys := []ThrottleKey{NetworkKey(s.Keys, network), TokenKey(p.TokenID)}
 	if err := s.Throttle.Check(ctx, ActionPassword, keys...); err != nil {
 		return nil, err

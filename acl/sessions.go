@@ -39,7 +39,12 @@ func ValidSessionID(id string) bool {
 	if len(id) != 43 {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(id)
+	for i := 0; i < len(id); i++ {
+		if !isURLBase64(id[i]) {
+			return false
+		}
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(id)
 	return err == nil
 }
 

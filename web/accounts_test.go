@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,10 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
@@ -21,66 +18,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"hubshare/acl"
 	"hubshare/app"
 )
-
-// doFrom sends req as if it came from the peer address remote ("ip:port").
-// App.Test always reports the peer as 0.0.0.0, so tests of per-network
-// throttling and of trusted proxies hand the request to the server's
-// fasthttp handler with the peer address they need.
-func (cl *client) doFrom(remote string, req *http.Request) *http.Response {
-	t := cl.e.t
-	t.Helper()
-	for _, c := range cl.cookies {
-		req.AddCookie(c)
-	}
-	if req.ContentLength > 0 && req.Header.Get("Content-Length") == "" {
-		req.Header.Set("Content-Length", strconv.FormatInt(req.ContentLength, 10))
-	}
-	dump, err := httputil.DumpRequest(req, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var freq fasthttp.Request
-	if err := freq.Read(bufio.NewReader(bytes.NewReader(dump))); err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	addr, err := net.ResolveTCPAddr("tcp", remote)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fctx fasthttp.RequestCtx
-	fctx.Init(&freq, addr, nil)
-	cl.e.srv.App().Handler()(&fctx)
-	var out bytes.Buffer
-	if _, err := fctx.Response.WriteTo(&out); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(&out), req)
-	if err != nil {
-		t.Fatalf("%s %s: read response: %v", req.Method, req.URL, err)
-	}
-	for _, c := range resp.Cookies() {
-		if c.MaxAge < 0 || c.Value == "" {
-			delete(cl.cookies, c.Name)
-		} else {
-			cl.cookies[c.Name] = c
-		}
-	}
-	return resp
-}
 
 // loginFrom submits the login form from the peer address remote (with any
 // extra request headers) and returns the answer to the POST.
 func (cl *client) loginFrom(remote, handle, password string, headers ...string) *http.Response {
 	cl.e.t.Helper()
 	get := httptest.NewRequest(http.MethodGet, "/login", nil)
-	for i := 0; i+1 < len(headers); i += 2 {
-		get.Header.Set(headers[i], headers[i+1])
-	}
+	setHeaders(get, headers)
 	page := cl.doFrom(remote, get)
 	body := readBody(cl.e.t, page)
 	m := csrfRE.FindStringSubmatch(body)
@@ -90,10 +37,20 @@ func (cl *client) loginFrom(remote, handle, password string, headers ...string) 
 	form := url.Values{"handle": {handle}, "password": {password}, "_csrf": {m[1]}}
 	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	setHeaders(req, headers)
+	return cl.doFrom(remote, req)
+}
+
+// setHeaders sets name/value pairs on req; Host goes into req.Host, where
+// the request line's host is taken from.
+func setHeaders(req *http.Request, headers []string) {
 	for i := 0; i+1 < len(headers); i += 2 {
+		if http.CanonicalHeaderKey(headers[i]) == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return cl.doFrom(remote, req)
 }
 
 // responseCookie returns the cookie named name that resp sets, or nil.
@@ -128,6 +85,11 @@ func wantRedirect(t *testing.T, what string, resp *http.Response, location strin
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != location {
 		t.Fatalf("%s: status %d location %q, want 303 to %q", what, resp.StatusCode, resp.Header.Get("Location"), location)
 	}
+}
+
+// clearsCookie reports whether c tells the browser to drop the cookie.
+func clearsCookie(c *http.Cookie) bool {
+	return c != nil && c.Value == "" && (c.MaxAge < 0 || !c.Expires.IsZero() && c.Expires.Before(time.Now()))
 }
 
 func sessionRows(t *testing.T, e *env) int {
@@ -217,7 +179,7 @@ func TestLogoutDeletesSessionServerSide(t *testing.T) {
 		}
 		resp := cl.postForm("/logout", url.Values{}, "/")
 		wantRedirect(t, "logout", resp, "/login")
-		if c := responseCookie(resp, "hs_session"); c == nil || c.MaxAge >= 0 && c.Value != "" {
+		if c := responseCookie(resp, "hs_session"); !clearsCookie(c) {
 			t.Errorf("logout did not clear the session cookie: %v", c)
 		}
 		if n := sessionRowsFor(t, e, old); n != 0 {
@@ -263,7 +225,7 @@ func TestClientChosenSessionIDIsNeverAdopted(t *testing.T) {
 		cl.cookies["hs_session"] = &http.Cookie{Name: "hs_session", Value: chosen}
 		resp := cl.get("/")
 		wantRedirect(t, "home with an unknown session id", resp, "/login")
-		if c := responseCookie(resp, "hs_session"); c == nil || c.MaxAge >= 0 {
+		if c := responseCookie(resp, "hs_session"); !clearsCookie(c) {
 			t.Errorf("an unknown session cookie was not cleared: %v", c)
 		}
 		if n := sessionRowsFor(t, e, chosen); n != 0 {
@@ -272,6 +234,7 @@ func TestClientChosenSessionIDIsNeverAdopted(t *testing.T) {
 
 		// Log in while still presenting the chosen id: the session that
 		// results must have a fresh id.
+		cl.cookies["hs_session"] = &http.Cookie{Name: "hs_session", Value: chosen}
 		token := cl.csrf("/login")
 		cl.cookies["hs_session"] = &http.Cookie{Name: "hs_session", Value: chosen}
 		resp = cl.postForm("/login", url.Values{"handle": {"alice"}, "password": {"password-alice"}, "_csrf": {token}}, "")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"hubshare/acl"
+	"hubshare/app/database/dbtest"
 )
 
 type apiError struct {
@@ -86,7 +89,8 @@ func TestAPITokenLifecycle(t *testing.T) {
 			t.Fatalf("revoke: status %d body %q, want 204 and no body", resp.StatusCode, b)
 		}
 		wantAPIError(t, "the revoked token's next request", e.api(read, http.MethodGet, "/api/v1/me", ""), http.StatusUnauthorized, "unauthorized")
-		wantAPIError(t, "revoking it again", e.api(write, http.MethodDelete, fmt.Sprintf("/api/v1/apitokens/%d", mustTokenID(t, e, alice.ID, read)), ""), http.StatusNotFound, "not_found")
+		wantStatus(t, "revoking it again", e.api(write, http.MethodDelete, fmt.Sprintf("/api/v1/apitokens/%d", mustTokenID(t, e, alice.ID, read)), ""), http.StatusNoContent)
+		wantAPIError(t, "the revoked token after a second revocation", e.api(read, http.MethodGet, "/api/v1/me", ""), http.StatusUnauthorized, "unauthorized")
 		wantStatus(t, "the write token still works", e.api(write, http.MethodGet, "/api/v1/me", ""), http.StatusOK)
 		wantAPIError(t, "revoking an unknown id", e.api(write, http.MethodDelete, "/api/v1/apitokens/999999", ""), http.StatusNotFound, "not_found")
 		wantAPIError(t, "revoking a non-numeric id", e.api(write, http.MethodDelete, "/api/v1/apitokens/abc", ""), http.StatusNotFound, "not_found")
@@ -268,8 +272,83 @@ func TestAPIRefusesLargeBody(t *testing.T) {
 		alice := e.member("alice")
 		write := e.apiToken(alice, "write")
 		big := `{"description":"` + strings.Repeat("a", 2<<20) + `"}`
-		wantAPIError(t, "2 MiB body with a token", e.api(write, http.MethodDelete, "/api/v1/apitokens/1", big), http.StatusRequestEntityTooLarge, "too_large")
-		wantAPIError(t, "2 MiB body without a token", e.api("", http.MethodDelete, "/api/v1/apitokens/1", big), http.StatusRequestEntityTooLarge, "too_large")
+		// Sent straight to the handler: App.Test would go on to read the
+		// refused body from its connection as a second request.
+		send := func(token string) *http.Response {
+			req := httptest.NewRequest(http.MethodDelete, "/api/v1/apitokens/1", strings.NewReader(big))
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return e.client().doFrom("198.51.100.9:5555", req)
+		}
+		wantAPIError(t, "2 MiB body with a token", send(write), http.StatusRequestEntityTooLarge, "too_large")
+		wantAPIError(t, "2 MiB body without a token", send(""), http.StatusRequestEntityTooLarge, "too_large")
 		wantStatus(t, "the token afterwards", e.api(write, http.MethodGet, "/api/v1/me", ""), http.StatusOK)
+		if ts, err := e.svc.ListAPITokens(context.Background(), alice.ID); err != nil || ts[0].RevokedAt != nil {
+			t.Errorf("the refused DELETE revoked the token: %+v %v", ts, err)
+		}
 	})
+}
+
+// A request whose body is refused unread must not leave that body on the
+// connection to be parsed as the next request: behind a proxy that reuses
+// upstream connections, that would let one client inject requests (and
+// receive the answers meant for others).
+func TestRefusedBodyIsNotReadAsNextRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, dbtest.Dialects()[0])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.Serve(ln)
+	t.Cleanup(func() { e.srv.Shutdown(context.Background()) })
+
+	smuggled := "GET /healthz HTTP/1.1\r\nHost: hub.test\r\n\r\n"
+	blank := strings.Repeat("\r\n", 12000)
+	// Declared bodies over the limit; what is sent of them is blank lines
+	// and then a complete request.
+	withLength := func(target string) string {
+		return fmt.Sprintf("%s HTTP/1.1\r\nHost: hub.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n",
+			target, 2<<20) + blank + smuggled
+	}
+	// A chunked body read up to the limit and refused: the request follows
+	// right after the last byte read.
+	chunk := strings.Repeat("a", 1<<20+1) + blank + smuggled
+	chunked := "POST /login HTTP/1.1\r\nHost: hub.test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(chunk), chunk)
+	for name, raw := range map[string]string{
+		"API route over the limit":    withLength("DELETE /api/v1/apitokens/1"),
+		"page over the limit":         withLength("POST /login"),
+		"unknown route with a body":   withLength("POST /no-such-route"),
+		"chunked page over the limit": chunked,
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go io.WriteString(conn, raw)
+			// The deadline only guards against a hang; the answer is in what was read.
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var got []byte
+			buf := make([]byte, 4096)
+			for {
+				n, err := conn.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil || strings.Count(string(got), "HTTP/1.1 ") > 1 && strings.Contains(string(got), `{"status":"ok"}`) {
+					break
+				}
+			}
+			first, _, _ := strings.Cut(string(got), "\r\n")
+			if first != "HTTP/1.1 413 Request Entity Too Large" && first != "HTTP/1.1 404 Not Found" {
+				t.Errorf("first response %q, want 413 or 404", first)
+			}
+			if n := strings.Count(string(got), "HTTP/1.1 "); n > 1 {
+				t.Errorf("the refused body was parsed as %d more request(s); the connection answered:\n%s", n-1, got)
+			}
+		})
+	}
 }

@@ -31,25 +31,25 @@ func newItemView(it *content.Item) itemView {
 }
 
 type tokenView struct {
-	ID           int64       `json:"id"`
-	Name         string      `json:"name"`
-	Token        string      `json:"token,omitempty"`
-	Link         string      `json:"link,omitempty"`
-	Status       string      `json:"status"`
-	Uses         int         `json:"uses"`
-	MaxUses      *int        `json:"max_uses"`
-	ExpiresAt    *time.Time  `json:"expires_at"`
-	CreatedAt    time.Time   `json:"created_at"`
-	LastUsedAt   *time.Time  `json:"last_used_at"`
-	RevokedAt    *time.Time  `json:"revoked_at"`
-	CanDownload  bool        `json:"can_download"`
-	ShowMetadata bool        `json:"show_metadata"`
-	HasPassword  bool        `json:"has_password"`
-	Note         string      `json:"note"`
-	Items        *int        `json:"items,omitempty"`
-	InACLs       *int        `json:"acl_entries,omitempty"`
+	ID           int64        `json:"id"`
+	Name         string       `json:"name"`
+	Token        string       `json:"token,omitempty"`
+	Link         string       `json:"link,omitempty"`
+	Status       string       `json:"status"`
+	Uses         int          `json:"uses"`
+	MaxUses      *int         `json:"max_uses"`
+	ExpiresAt    *time.Time   `json:"expires_at"`
+	CreatedAt    time.Time    `json:"created_at"`
+	LastUsedAt   *time.Time   `json:"last_used_at"`
+	RevokedAt    *time.Time   `json:"revoked_at"`
+	CanDownload  bool         `json:"can_download"`
+	ShowMetadata bool         `json:"show_metadata"`
+	HasPassword  bool         `json:"has_password"`
+	Note         string       `json:"note"`
+	Items        *int         `json:"items,omitempty"`
+	InACLs       *int         `json:"acl_entries,omitempty"`
 	Grants       *[]grantView `json:"grants,omitempty"`
-	Views        *int        `json:"views,omitempty"`
+	Views        *int         `json:"views,omitempty"`
 }
 
 func (s *Server) newTokenView(t *acl.GuestToken) tokenView {

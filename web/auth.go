@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,9 +47,40 @@ func (s *Server) requireMember(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// clientNetwork is the network a request comes from, as throttling sees it.
-// c.IP() honours forwarding headers only from trusted proxies.
-func clientNetwork(c *fiber.Ctx) string { return acl.Network(c.IP()) }
+// clientNetwork is the network a request comes from, as throttling and the
+// access log see it.
+func (s *Server) clientNetwork(c *fiber.Ctx) string { return acl.Network(s.clientIP(c).String()) }
+
+// clientIP is the peer's address, or — when the peer is a trusted proxy —
+// the nearest address in X-Forwarded-For that is not a trusted proxy: the
+// left part of that header is whatever the client chose to send.
+func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a garbled chain: count the proxy itself
+		}
+		if addr = addr.Unmap(); !s.trusted(addr) {
+			return addr
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
 	if member(c) != nil {
@@ -64,7 +96,7 @@ func (s *Server) renderLogin(c *fiber.Ctx, status int, handle, errMsg string) er
 func (s *Server) login(c *fiber.Ctx) error {
 	handle := strings.TrimSpace(c.FormValue("handle"))
 	password := c.FormValue("password")
-	m, err := s.ACL.Login(c.UserContext(), handle, password, clientNetwork(c))
+	m, err := s.ACL.Login(c.UserContext(), handle, password, s.clientNetwork(c))
 	if err != nil {
 		switch app.ErrorCode(err) {
 		case app.EUnauthorized:

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,6 +49,26 @@ func formRequest(method, path string, form url.Values) *http.Request {
 	return req
 }
 
+// multipartRequest builds a small multipart form, with a _csrf field when
+// token is not empty.
+func multipartRequest(t *testing.T, method, path, token string) *http.Request {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	if token != "" {
+		w.WriteField("_csrf", token)
+	}
+	fw, err := w.CreateFormFile("file", "a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write([]byte("hello"))
+	w.Close()
+	req := httptest.NewRequest(method, path, &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return req
+}
+
 func TestEveryUnsafePageRouteNeedsSessionBoundCSRFToken(t *testing.T) {
 	t.Parallel()
 	eachEnv(t, func(t *testing.T, e *env) {
@@ -70,29 +92,35 @@ func TestEveryUnsafePageRouteNeedsSessionBoundCSRFToken(t *testing.T) {
 				continue
 			}
 			checked++
-			attempts := []struct {
+			type attempt struct {
 				name string
 				cl   *client
 				req  *http.Request
-			}{
-				{"no token", cl, formRequest(r.method, r.path, url.Values{"description": {"x"}})},
-				{"wrong token", cl, formRequest(r.method, r.path, url.Values{"_csrf": {strings.Repeat("A", len(ownToken))}})},
-				{"another session's token", cl, formRequest(r.method, r.path, url.Values{"_csrf": {otherToken}})},
-				{"no session, no token", anonymous, formRequest(r.method, r.path, url.Values{})},
 			}
 			header := formRequest(r.method, r.path, url.Values{})
 			header.Header.Set("X-CSRF-Token", otherToken)
-			attempts = append(attempts, struct {
-				name string
-				cl   *client
-				req  *http.Request
-			}{"another session's token in the header", cl, header})
+			attempts := []attempt{
+				{"no token", cl, formRequest(r.method, r.path, url.Values{"description": {"x"}})},
+				{"wrong token", cl, formRequest(r.method, r.path, url.Values{"_csrf": {strings.Repeat("A", len(ownToken))}})},
+				{"another session's token", cl, formRequest(r.method, r.path, url.Values{"_csrf": {otherToken}})},
+				{"another session's token in the header", cl, header},
+				{"multipart without a token", cl, multipartRequest(t, r.method, r.path, "")},
+				{"multipart with another session's token in the URL", cl, multipartRequest(t, r.method, r.path+"?_csrf="+url.QueryEscape(otherToken), "")},
+				{"multipart with another session's token in the body", cl, multipartRequest(t, r.method, r.path, otherToken)},
+			}
 			for _, a := range attempts {
 				resp := a.cl.do(a.req)
 				body := readBody(t, resp)
 				if resp.StatusCode != http.StatusForbidden {
 					t.Errorf("%s %s with %s: status %d, want 403\n%s", r.method, r.path, a.name, resp.StatusCode, body)
 				}
+			}
+			// Without any session the request is refused too (sign-in
+			// required or CSRF, whichever comes first).
+			resp := anonymous.do(formRequest(r.method, r.path, url.Values{}))
+			readBody(t, resp)
+			if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s without a session: status %d, want 403 or 401", r.method, r.path, resp.StatusCode)
 			}
 		}
 		if checked < 2 {
@@ -203,11 +231,12 @@ func storedState(t *testing.T, e *env) string {
 		}
 		fmt.Fprintf(&b, "%s: %d rows\n", name, n)
 	}
-	for table, cols := range map[string]string{
-		"members":    "id, handle, display_name, password_hash, created_at",
-		"principals": "id, kind",
-		"api_tokens": "id, member_id, token_hash, description, scopes, created_at, expires_at, revoked_at",
+	for _, tc := range [][2]string{
+		{"members", "id, handle, display_name, password_hash, created_at"},
+		{"principals", "id, kind"},
+		{"api_tokens", "id, member_id, token_hash, description, scopes, created_at, expires_at, revoked_at"},
 	} {
+		table, cols := tc[0], tc[1]
 		var rows []map[string]any
 		if err := e.db.NewRaw("SELECT "+cols+" FROM "+table+" ORDER BY id").Scan(ctx, &rows); err != nil {
 			t.Fatalf("read %s: %v", table, err)
@@ -222,6 +251,11 @@ func TestSafeMethodsChangeNoStoredState(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		alice := e.member("alice")
 		secret := e.apiToken(alice, "write")
+		// Something for the item routes to show.
+		resp := e.api(secret, http.MethodPost, "/api/v1/posts", `{"title":"Holiday","body":"Sun."}`)
+		if b := readBody(t, resp); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create a post: %d %s", resp.StatusCode, b)
+		}
 		cl := e.client()
 		cl.login("alice")
 		routes := routesOf(e, http.MethodGet, http.MethodHead)

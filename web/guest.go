@@ -38,7 +38,7 @@ func (s *Server) guestGate(c *fiber.Ctx) error {
 	}
 	v := content.Viewer{Member: member(c)}
 	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer "+acl.GuestTokenPrefix) {
-		t, err := s.ACL.BearerToken(c.UserContext(), strings.TrimPrefix(h, "Bearer "), clientNetwork(c))
+		t, err := s.ACL.BearerToken(c.UserContext(), strings.TrimPrefix(h, "Bearer "), s.clientNetwork(c))
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func itemIDParam(c *fiber.Ctx) *int64 {
 // failure is the same "not found" as a missing item, with no cookie.
 func (s *Server) exchangeZat(c *fiber.Ctx, zat string) error {
 	held := s.ACL.OpenGuest(c.Cookies(s.cookies.guest))
-	t, outcome, err := s.ACL.ExchangeZat(c.UserContext(), zat, clientNetwork(c), held, itemIDParam(c))
+	t, outcome, err := s.ACL.ExchangeZat(c.UserContext(), zat, s.clientNetwork(c), held, itemIDParam(c))
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Server) exchangeZat(c *fiber.Ctx, zat string) error {
 	case acl.Opened, acl.Reopened:
 		s.setCookie(c, s.cookies.guest, s.ACL.SealGuest(held.With(t)), guestCookieLifetime)
 	case acl.NeedsOpen:
-		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(t), acl.PendingLifetime)
+		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(t, itemIDParam(c)), acl.PendingLifetime)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -123,7 +123,7 @@ func (s *Server) openLink(c *fiber.Ctx) error {
 		return notFound
 	}
 	next := safeNext(c.FormValue("next"))
-	t, err := s.ACL.OpenPendingLink(c.UserContext(), p, c.FormValue("password"), clientNetwork(c), nil)
+	t, err := s.ACL.OpenPendingLink(c.UserContext(), p, c.FormValue("password"), s.clientNetwork(c))
 	if err != nil {
 		if app.ErrorCode(err) == app.EUnauthorized {
 			pt, perr := s.ACL.PendingToken(c.UserContext(), p)
@@ -146,7 +146,7 @@ func (s *Server) recordView(c *fiber.Ctx, acc *content.Access, event string) {
 		return
 	}
 	id := acc.Item.ID
-	s.ACL.Log.Record(acl.AccessEvent{At: s.Clock.Now(), TokenID: acc.TokenID, ItemID: &id, Event: event, Network: clientNetwork(c)})
+	s.ACL.Log.Record(acl.AccessEvent{At: s.Clock.Now(), TokenID: acc.TokenID, ItemID: &id, Event: event, Network: s.clientNetwork(c)})
 }
 
 func (s *Server) sharedPage(c *fiber.Ctx) error {

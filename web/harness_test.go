@@ -1,21 +1,26 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/valyala/fasthttp"
 
 	"hubshare/acl"
 	"hubshare/app"
@@ -124,18 +129,48 @@ func (e *env) client() *client {
 	return &client{e: e, cookies: map[string]*http.Cookie{}, remote: "198.51.100.7:4444"}
 }
 
-// do sends req through Fiber (no network) and keeps the cookies it sets.
+// do sends req through Fiber (no network) from the client's address and
+// keeps the cookies it sets.
 func (cl *client) do(req *http.Request) *http.Response {
 	cl.e.t.Helper()
-	if req.RemoteAddr == "" {
-		req.RemoteAddr = cl.remote
-	}
+	return cl.doFrom(cl.remote, req)
+}
+
+// doFrom sends req as if it came from the peer address remote ("ip:port").
+// App.Test always reports the peer as 0.0.0.0, so tests of per-network
+// throttling and of trusted proxies hand the request to the server's
+// fasthttp handler with the peer address they need.
+func (cl *client) doFrom(remote string, req *http.Request) *http.Response {
+	t := cl.e.t
+	t.Helper()
 	for _, c := range cl.cookies {
 		req.AddCookie(c)
 	}
-	resp, err := cl.e.srv.App().Test(req, -1)
+	if req.ContentLength > 0 && req.Header.Get("Content-Length") == "" {
+		req.Header.Set("Content-Length", strconv.FormatInt(req.ContentLength, 10))
+	}
+	dump, err := httputil.DumpRequest(req, true)
 	if err != nil {
-		cl.e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		t.Fatal(err)
+	}
+	var freq fasthttp.Request
+	if err := freq.Read(bufio.NewReader(bytes.NewReader(dump))); err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fctx fasthttp.RequestCtx
+	fctx.Init(&freq, addr, nil)
+	cl.e.srv.App().Handler()(&fctx)
+	var out bytes.Buffer
+	if _, err := fctx.Response.WriteTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(&out), req)
+	if err != nil {
+		t.Fatalf("%s %s: read response: %v", req.Method, req.URL, err)
 	}
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 || c.Value == "" {

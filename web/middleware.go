@@ -97,6 +97,18 @@ func noStore(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// closeStreamedBodies closes the connection after any request whose body
+// was streamed (over the small limit, or chunked): a handler that refuses it
+// early leaves bytes on the connection, which must never be read as the
+// next request.
+func closeStreamedBodies(c *fiber.Ctx) error {
+	err := c.Next()
+	if n := c.Request().Header.ContentLength(); n > smallBodyLimit || n == -1 {
+		c.Context().SetConnectionClose()
+	}
+	return err
+}
+
 // limitSmallBody answers 413 for a body over the small limit before anything
 // parses it; with streaming on, fasthttp no longer does. Upload routes carry
 // their own limit and skip this.

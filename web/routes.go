@@ -14,7 +14,7 @@ import (
 // that public routes do not inherit owner-only middleware.
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.recoverPanics, requestIDs, s.accessLog, s.securityHeaders)
+	a.Use(closeStreamedBodies, s.recoverPanics, requestIDs, s.accessLog, s.securityHeaders)
 
 	static, _ := fs.Sub(staticFS, "static")
 	a.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: int((24 * time.Hour).Seconds())}))
@@ -30,7 +30,7 @@ func (s *Server) routes() {
 	a.Get("/login", with(page, s.loginPage)...)
 	a.Post("/login", with(page, s.login)...)
 	a.Post("/logout", with(page, s.logout)...)
-	a.Get("/", with(owner, s.home)...)
+	s.ownerPageRoutes(owner, with)
 	// Guest-visible pages: the zat exchange and the viewer, no CSRF cookie.
 	guest := []fiber.Handler{limitSmallBody, s.loadMember, s.guestGate}
 	a.Get("/items/:id", with(guest, s.itemPage)...)
@@ -81,8 +81,4 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodPut, "/groups/:id/members", s.apiSetGroupMembers)
 
 	a.Use(func(c *fiber.Ctx) error { return notFound })
-}
-
-func (s *Server) home(c *fiber.Ctx) error {
-	return s.page(c, "home", "Home", fiber.Map{})
 }

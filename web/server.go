@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ type Server struct {
 	app     *fiber.App
 	cookies cookieNames
 	started time.Time
+	proxies []netip.Prefix
 }
 
 // Body limits: forms and JSON are small; uploads have their own, enforced
@@ -88,15 +90,21 @@ func New(d Deps) (*Server, error) {
 		IdleTimeout:                  2 * time.Minute,
 		ReadBufferSize:               16 << 10,
 	}
-	if len(d.Config.TrustedProxies) > 0 {
-		cfg.ProxyHeader = fiber.HeaderXForwardedFor
-		cfg.EnableTrustedProxyCheck = true
-		cfg.TrustedProxies = d.Config.TrustedProxies
-	} else {
-		// Without trusted proxies no forwarding header is believed: the
-		// trusted-proxy check on an empty list ignores X-Forwarded-Proto and
-		// Host overrides too.
-		cfg.EnableTrustedProxyCheck = true
+	// Forwarding headers are read only by clientIP, and only from the
+	// trusted proxies; Fiber's own trust check stays on so that nothing in
+	// Fiber believes X-Forwarded-* from anyone else either.
+	cfg.EnableTrustedProxyCheck = true
+	cfg.TrustedProxies = d.Config.TrustedProxies
+	for _, p := range d.Config.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+			}
+			pfx = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		s.proxies = append(s.proxies, pfx.Masked())
 	}
 	s.app = fiber.New(cfg)
 	s.routes()

@@ -163,20 +163,32 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		if err == nil && t.Status(now) != StatusRevoked && t.Status(now) != StatusExpired {
 			for _, g := range held.Tokens {
 				if g.TokenID == t.ID && g.Version == t.SessionVersion {
-					return t, Reopened, nil
+					return t, Reopened, s.Throttle.Reset(ctx, ActionZat, netKey)
 				}
 			}
 		}
 	}
 	// The common case, an unlimited token without password, costs this one
 	// statement: it checks the throttle, the token's state, and counts the use.
-	t := new(GuestToken)
+	// It also tells whether the network has failures on record, which a
+	// success clears.
+	opened := new(struct {
+		GuestToken  `bun:",extend"`
+		NetFailures *int `bun:"net_failures"`
+	})
 	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
 WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
   AND max_uses IS NULL AND password_hash IS NULL
   AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
-RETURNING *`, now, hash, now, ActionZat, netKey.Key, now).Scan(ctx, t)
+RETURNING *, (SELECT failures FROM throttle WHERE action = ? AND key = ?) AS net_failures`,
+		now, hash, now, ActionZat, netKey.Key, now, ActionZat, netKey.Key).Scan(ctx, opened)
 	if err == nil {
+		if opened.NetFailures != nil {
+			if err := s.Throttle.Reset(ctx, ActionZat, netKey); err != nil {
+				return nil, 0, err
+			}
+		}
+		t := &opened.GuestToken
 		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: item, Event: EventOpen, Network: network})
 		return t, Opened, nil
 	}
@@ -186,7 +198,7 @@ RETURNING *`, now, hash, now, ActionZat, netKey.Key, now).Scan(ctx, t)
 	if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
 		return nil, 0, err
 	}
-	t, err = s.tokenByHash(ctx, hash)
+	t, err := s.tokenByHash(ctx, hash)
 	if app.IsNotFound(err) {
 		return nil, 0, s.zatFailed(ctx, netKey, nil, item, network, "")
 	}
@@ -199,7 +211,7 @@ RETURNING *`, now, hash, now, ActionZat, netKey.Key, now).Scan(ctx, t)
 	if err := s.Throttle.Check(ctx, ActionZat, TokenKey(t.ID)); err != nil {
 		return nil, 0, err
 	}
-	return t, NeedsOpen, nil
+	return t, NeedsOpen, s.Throttle.Reset(ctx, ActionZat, netKey)
 }
 
 // zatFailed counts a failure (per network, and per token when it is known)

@@ -203,49 +203,72 @@ func (s *Service) TokenSecret(ctx context.Context, owner, id int64) (string, err
 	return string(b), nil
 }
 
-// UpdateToken edits a token. Changing the password ends its sessions.
+// UpdateToken edits a token. Only the fields in the input are written, and
+// the session version is bumped in SQL, so concurrent edits (or a rotation)
+// never undo each other. Changing the password ends the token's sessions.
 func (s *Service) UpdateToken(ctx context.Context, owner, id int64, in TokenInput) (*GuestToken, error) {
-	var t *GuestToken
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		t = new(GuestToken)
-		if err := tx.NewSelect().Model(t).Where("id = ? AND owner_id = ?", id, owner).Scan(ctx); err != nil {
-			if isNoRows(err) {
-				return app.Errorf(app.ENotFound, "No such guest token.")
-			}
-			return translate(err)
-		}
-		changed, err := s.apply(t, in)
-		if err != nil {
-			return err
-		}
-		if changed {
-			t.SessionVersion++
-		}
-		_, err = tx.NewUpdate().Model(t).Column("name", "expires_at", "max_uses", "password_hash", "session_version",
-			"can_download", "show_metadata", "note").WherePK().Exec(ctx)
-		return translate(err)
-	})
-	return t, err
+	t, err := s.Token(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	passwordChanged, err := s.apply(t, in)
+	if err != nil {
+		return nil, err
+	}
+	q := s.DB.NewUpdate().Model((*GuestToken)(nil)).Where("id = ? AND owner_id = ?", id, owner)
+	set := func(column string, value any) { q = q.Set("? = ?", bun.Ident(column), value) }
+	if in.Name != nil {
+		set("name", t.Name)
+	}
+	if in.ExpiresAt != nil || in.ClearExpiry {
+		set("expires_at", t.ExpiresAt)
+	}
+	if in.MaxUses != nil || in.ClearMaxUses {
+		set("max_uses", t.MaxUses)
+	}
+	if in.Password != nil {
+		set("password_hash", t.PasswordHash)
+	}
+	if in.CanDownload != nil {
+		set("can_download", t.CanDownload)
+	}
+	if in.ShowMetadata != nil {
+		set("show_metadata", t.ShowMetadata)
+	}
+	if in.Note != nil {
+		set("note", t.Note)
+	}
+	if passwordChanged {
+		q = q.Set("session_version = session_version + 1")
+	}
+	// A no-op edit still answers with the stored token.
+	q = q.Set("id = id")
+	updated := new(GuestToken)
+	if _, err := q.Returning("*").Exec(ctx, updated); err != nil {
+		return nil, translate(err)
+	}
+	return updated, nil
 }
 
 // RotateToken gives a token a new secret, keeping every ACL entry and group
 // membership; the old link and every session from it stop working.
 func (s *Service) RotateToken(ctx context.Context, owner, id int64) (*GuestToken, string, error) {
-	t, err := s.Token(ctx, owner, id)
-	if err != nil {
-		return nil, "", err
-	}
-	if t.RevokedAt != nil {
-		return nil, "", app.Errorf(app.EConflict, "A revoked token cannot be rotated.")
-	}
 	secret := NewSecret(GuestTokenPrefix)
-	t.SecretHash = LookupHash(s.Keys.Lookup, secret)
-	t.SecretSealed = Seal(s.Keys.Seal, []byte(secret), []byte("guest token"))
-	t.SessionVersion++
-	_, err = s.DB.NewUpdate().Model(t).Column("secret_hash", "secret_sealed", "session_version").
-		Where("id = ? AND owner_id = ?", id, owner).Exec(ctx)
-	if err != nil {
+	t := new(GuestToken)
+	_, err := s.DB.NewUpdate().Model((*GuestToken)(nil)).
+		Set("secret_hash = ?", LookupHash(s.Keys.Lookup, secret)).
+		Set("secret_sealed = ?", Seal(s.Keys.Seal, []byte(secret), []byte("guest token"))).
+		Set("session_version = session_version + 1").
+		Where("id = ? AND owner_id = ? AND revoked_at IS NULL", id, owner).
+		Returning("*").Exec(ctx, t)
+	if err != nil && !isNoRows(err) {
 		return nil, "", translate(err)
+	}
+	if err != nil || t.ID == 0 {
+		if _, err := s.Token(ctx, owner, id); err != nil {
+			return nil, "", err
+		}
+		return nil, "", app.Errorf(app.EConflict, "A revoked token cannot be rotated.")
 	}
 	return t, secret, nil
 }
@@ -299,7 +322,8 @@ func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, 
 	return ts, nil
 }
 
-// openCounts counts, for every token of owner, the items it may open: the
+// openCounts counts, for every live token of owner (revoked, expired and
+// used-up tokens open nothing new), the items it may open: the
 // candidates are items reached by an allow entry (or whose album is), plus
 // public items, each then checked with the full visibility rule.
 func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, error) {
@@ -307,26 +331,28 @@ func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, e
 		TokenID int64 `bun:"token_id"`
 		N       int   `bun:"n"`
 	}
-	err := s.DB.NewRaw(`WITH tp AS (
-  SELECT t.id AS tid, t.id AS pid FROM guest_tokens AS t WHERE t.owner_id = ?0
+	err := s.DB.NewRaw(`WITH live AS (
+  SELECT id, owner_id FROM guest_tokens WHERE owner_id = ?0 AND revoked_at IS NULL
+    AND (expires_at IS NULL OR expires_at > ?1) AND (max_uses IS NULL OR uses < max_uses)
+), tp AS (
+  SELECT t.id AS tid, t.id AS pid FROM live AS t
   UNION ALL
-  SELECT gm.principal_id, gm.group_id FROM group_members AS gm
-  JOIN guest_tokens AS t ON t.id = gm.principal_id WHERE t.owner_id = ?0
+  SELECT gm.principal_id, gm.group_id FROM group_members AS gm JOIN live AS t ON t.id = gm.principal_id
 ), cand AS (
   SELECT tp.tid, a.item_id FROM tp JOIN acl_entries AS a ON a.principal_id = tp.pid AND NOT a.deny
   UNION
   SELECT tp.tid, ch.id FROM tp JOIN acl_entries AS a ON a.principal_id = tp.pid AND NOT a.deny
   JOIN items AS ch ON ch.album_id = a.item_id
   UNION
-  SELECT t.id, i.id FROM guest_tokens AS t JOIN items AS i ON i.owner_id = t.owner_id AND i.public WHERE t.owner_id = ?0
+  SELECT t.id, i.id FROM live AS t JOIN items AS i ON i.owner_id = t.owner_id AND i.public
   UNION
-  SELECT t.id, ch.id FROM guest_tokens AS t JOIN items AS al ON al.owner_id = t.owner_id AND al.public
-  JOIN items AS ch ON ch.album_id = al.id WHERE t.owner_id = ?0
+  SELECT t.id, ch.id FROM live AS t JOIN items AS al ON al.owner_id = t.owner_id AND al.public
+  JOIN items AS ch ON ch.album_id = al.id
 )
 SELECT cand.tid AS token_id, count(*) AS n FROM cand
 JOIN items AS i ON i.id = cand.item_id AND i.owner_id = ?0
 WHERE `+VisibleSQL("i", "cand.tid")+`
-GROUP BY cand.tid`, owner).Scan(ctx, &rows)
+GROUP BY cand.tid`, owner, s.now()).Scan(ctx, &rows)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}

@@ -108,6 +108,12 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 			for _, p := range up.photos {
 				s.Content.DiscardPhoto(c.UserContext(), p)
 			}
+			if app.ErrorCode(err) == app.ETooLarge {
+				// Read (and drop) a bounded part of what the client is still
+				// sending, so that it is reading when the 413 arrives rather
+				// than having its connection reset mid-upload.
+				io.CopyN(io.Discard, body, s.Config.MaxUpload)
+			}
 		}
 	}()
 	mr := multipart.NewReader(body, params["boundary"])

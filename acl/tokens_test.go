@@ -1,0 +1,621 @@
+package acl_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app"
+	"hubshare/app/database"
+	"hubshare/app/database/dbtest"
+	"hubshare/content"
+)
+
+var tkKeys = func() *app.Keys {
+	k, err := app.DeriveKeys(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// tkWorld is a service on a fresh database with a fake clock, and a content
+// service on the same database for items.
+type tkWorld struct {
+	t     *testing.T
+	db    *bun.DB
+	s     *acl.Service
+	cs    *content.Service
+	clock *app.FakeClock
+}
+
+func tkNewWorld(t *testing.T, db *bun.DB) *tkWorld {
+	clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	s := acl.NewService(db, clock, tkKeys)
+	return &tkWorld{t: t, db: db, s: s, cs: &content.Service{DB: db, Clock: clock, ACL: s}, clock: clock}
+}
+
+func (w *tkWorld) member(handle string) *acl.Member {
+	w.t.Helper()
+	m, err := w.s.CreateMember(context.Background(), handle, handle, "password-"+handle)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return m
+}
+
+func (w *tkWorld) token(owner int64, in acl.TokenInput) (*acl.GuestToken, string) {
+	w.t.Helper()
+	tk, secret, err := w.s.CreateToken(context.Background(), owner, in)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tk, secret
+}
+
+func (w *tkWorld) stored(owner, id int64) *acl.GuestToken {
+	w.t.Helper()
+	tk, err := w.s.Token(context.Background(), owner, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tk
+}
+
+func (w *tkWorld) post(owner int64, title string) int64 {
+	w.t.Helper()
+	it, err := w.cs.CreatePost(context.Background(), owner, title, "")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return it.ID
+}
+
+func (w *tkWorld) album(owner int64, title string) int64 {
+	w.t.Helper()
+	it, err := w.cs.CreateAlbum(context.Background(), owner, title)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return it.ID
+}
+
+// photo inserts a photo row of owner, in album when album is not 0.
+func (w *tkWorld) photo(owner, album int64, title string) int64 {
+	w.t.Helper()
+	it := &content.Item{OwnerID: owner, Kind: content.KindPhoto, Title: title, CreatedAt: w.clock.Now(), UpdatedAt: w.clock.Now()}
+	if album != 0 {
+		it.AlbumID = &album
+	}
+	if _, err := w.db.NewInsert().Model(it).Returning("id").Exec(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+	return it.ID
+}
+
+func (w *tkWorld) group(owner int64, name string, members ...int64) int64 {
+	w.t.Helper()
+	ctx := context.Background()
+	g, err := w.s.CreateGroup(ctx, owner, name)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.s.SetGroupMembers(ctx, owner, g.ID, members); err != nil {
+		w.t.Fatal(err)
+	}
+	return g.ID
+}
+
+func (w *tkWorld) acl(owner, item int64, public bool, allow, deny []int64) {
+	w.t.Helper()
+	if _, err := w.s.PutACL(context.Background(), owner, item, acl.ACL{Public: public, Allow: allow, Deny: deny}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func tkWantCode(t *testing.T, what string, err error, code app.Code) {
+	t.Helper()
+	if err == nil || app.ErrorCode(err) != code {
+		t.Errorf("%s: error %v (code %q), want code %q", what, err, app.ErrorCode(err), code)
+	}
+}
+
+func tkPtr[T any](v T) *T { return &v }
+
+func TestTokenStatusFollowsTheClock(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice := w.member("alice")
+		expiry := w.clock.Now().Add(time.Hour)
+		tk, secret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("limited"), ExpiresAt: &expiry, MaxUses: tkPtr(1)})
+		if st := tk.Status(w.clock.Now()); st != acl.StatusActive {
+			t.Fatalf("a new token is %q", st)
+		}
+		if !tk.NeedsExplicitOpen() || tk.HasPassword() {
+			t.Errorf("a token with a use limit: NeedsExplicitOpen %v HasPassword %v", tk.NeedsExplicitOpen(), tk.HasPassword())
+		}
+
+		got, outcome, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
+		if err != nil || outcome != acl.NeedsOpen || got.ID != tk.ID {
+			t.Fatalf("exchange of a limited token: %v, %d, %v", got, outcome, err)
+		}
+		if n := w.stored(alice.ID, tk.ID).Uses; n != 0 {
+			t.Errorf("the exchange spent %d uses", n)
+		}
+		p := acl.Pending{TokenID: tk.ID, Version: tk.SessionVersion}
+		if _, err := w.s.OpenPendingLink(ctx, p, "", "203.0.113.1"); err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		st := w.stored(alice.ID, tk.ID)
+		if st.Uses != 1 || st.Status(w.clock.Now()) != acl.StatusUsedUp || st.LastUsedAt == nil || !st.LastUsedAt.Equal(w.clock.Now()) {
+			t.Errorf("after its only use: uses %d status %q last used %v", st.Uses, st.Status(w.clock.Now()), st.LastUsedAt)
+		}
+		_, err = w.s.OpenPendingLink(ctx, p, "", "203.0.113.1")
+		tkWantCode(t, "a second open of a used-up token", err, app.ENotFound)
+
+		if _, err := w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{MaxUses: tkPtr(2)}); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.stored(alice.ID, tk.ID).Status(w.clock.Now()); st != acl.StatusActive {
+			t.Errorf("after raising the limit: %q", st)
+		}
+
+		w.clock.Set(expiry.Add(-time.Second))
+		if st := w.stored(alice.ID, tk.ID).Status(w.clock.Now()); st != acl.StatusActive {
+			t.Errorf("a second before the expiry: %q", st)
+		}
+		w.clock.Set(expiry)
+		if st := w.stored(alice.ID, tk.ID).Status(w.clock.Now()); st != acl.StatusExpired {
+			t.Errorf("at the expiry: %q", st)
+		}
+		_, _, err = w.s.ExchangeZat(ctx, secret, "203.0.113.2", acl.GuestSession{}, nil)
+		tkWantCode(t, "exchange of an expired token", err, app.ENotFound)
+		_, err = w.s.OpenPendingLink(ctx, p, "", "203.0.113.1")
+		tkWantCode(t, "open of an expired token", err, app.ENotFound)
+
+		if err := w.s.RevokeToken(ctx, alice.ID, tk.ID); err != nil {
+			t.Fatal(err)
+		}
+		st = w.stored(alice.ID, tk.ID)
+		if st.Status(w.clock.Now()) != acl.StatusRevoked || st.RevokedAt == nil || !st.RevokedAt.Equal(w.clock.Now()) {
+			t.Errorf("revoked (and expired): status %q revoked_at %v", st.Status(w.clock.Now()), st.RevokedAt)
+		}
+		if st.Status(expiry.Add(-time.Hour)) != acl.StatusRevoked {
+			t.Errorf("revocation does not win over every other state")
+		}
+		// Statuses in order of precedence, on values.
+		max := 1
+		future := w.clock.Now().Add(time.Hour)
+		for _, c := range []struct {
+			tok  acl.GuestToken
+			want string
+		}{
+			{acl.GuestToken{}, acl.StatusActive},
+			{acl.GuestToken{ExpiresAt: &future, MaxUses: &max}, acl.StatusActive},
+			{acl.GuestToken{MaxUses: &max, Uses: 1}, acl.StatusUsedUp},
+			{acl.GuestToken{MaxUses: &max, Uses: 1, ExpiresAt: tkPtr(w.clock.Now())}, acl.StatusExpired},
+			{acl.GuestToken{MaxUses: &max, Uses: 1, ExpiresAt: tkPtr(w.clock.Now()), RevokedAt: tkPtr(w.clock.Now())}, acl.StatusRevoked},
+		} {
+			if got := c.tok.Status(w.clock.Now()); got != c.want {
+				t.Errorf("Status of %+v = %q, want %q", c.tok, got, c.want)
+			}
+		}
+	})
+}
+
+func TestRotateTokenKeepsGrants(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice, bob := w.member("alice"), w.member("bob")
+		tk, secret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("to rotate")})
+		g := w.group(alice.ID, "Family", tk.ID)
+		p1, p2 := w.post(alice.ID, "direct"), w.post(alice.ID, "through the group")
+		w.acl(alice.ID, p1, false, []int64{tk.ID}, nil)
+		w.acl(alice.ID, p2, false, []int64{g}, nil)
+
+		rotated, secret2, err := w.s.RotateToken(ctx, alice.ID, tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret2 == secret || !acl.ValidSecret(acl.GuestTokenPrefix, secret2) || rotated.ID != tk.ID {
+			t.Fatalf("rotation gave %q for token %d", secret2, rotated.ID)
+		}
+		st := w.stored(alice.ID, tk.ID)
+		if st.SessionVersion != tk.SessionVersion+1 {
+			t.Errorf("session version %d after rotation, want %d", st.SessionVersion, tk.SessionVersion+1)
+		}
+		if !bytes.Equal(st.SecretHash, acl.LookupHash(tkKeys.Lookup, secret2)) {
+			t.Errorf("the stored lookup hash is not the new secret's")
+		}
+		a, err := w.s.ItemACL(ctx, alice.ID, p1)
+		if err != nil || !slices.Equal(a.Allow, []int64{tk.ID}) {
+			t.Errorf("ACL of the direct grant after rotation: %+v, %v", a, err)
+		}
+		a, err = w.s.ItemACL(ctx, alice.ID, p2)
+		if err != nil || !slices.Equal(a.Allow, []int64{g}) {
+			t.Errorf("ACL of the group grant after rotation: %+v, %v", a, err)
+		}
+		grp, err := w.s.Group(ctx, alice.ID, g)
+		if err != nil || !slices.Equal(grp.Members, []int64{tk.ID}) {
+			t.Errorf("group members after rotation: %+v, %v", grp, err)
+		}
+		if got, err := w.s.TokenSecret(ctx, alice.ID, tk.ID); err != nil || got != secret2 {
+			t.Errorf("TokenSecret after rotation: %v", err)
+		}
+		_, _, err = w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
+		tkWantCode(t, "the old secret", err, app.ENotFound)
+		opened, outcome, err := w.s.ExchangeZat(ctx, secret2, "203.0.113.1", acl.GuestSession{}, nil)
+		if err != nil || outcome != acl.Opened || opened.SessionVersion != st.SessionVersion {
+			t.Errorf("the new secret: %+v, %d, %v", opened, outcome, err)
+		}
+		n, err := w.s.ListTokens(ctx, alice.ID)
+		if err != nil || len(n) != 1 || n[0].Items != 2 {
+			t.Errorf("items of the rotated token: %+v, %v", n, err)
+		}
+
+		_, _, err = w.s.RotateToken(ctx, bob.ID, tk.ID)
+		tkWantCode(t, "bob rotating alice's token", err, app.ENotFound)
+		if err := w.s.RevokeToken(ctx, alice.ID, tk.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = w.s.RotateToken(ctx, alice.ID, tk.ID)
+		tkWantCode(t, "rotating a revoked token", err, app.EConflict)
+	})
+}
+
+func TestUpdateTokenPasswordEndsSessions(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice := w.member("alice")
+		tk, _ := w.token(alice.ID, acl.TokenInput{})
+		v := tk.SessionVersion
+		up, err := w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Name: tkPtr("renamed"), Note: tkPtr("hello"), CanDownload: tkPtr(true)})
+		if err != nil || up.SessionVersion != v || up.Name != "renamed" || !up.CanDownload {
+			t.Fatalf("edit without a password: %+v, %v", up, err)
+		}
+		up, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Password: tkPtr("visitor password ✓")})
+		if err != nil || up.SessionVersion != v+1 || !up.HasPassword() {
+			t.Fatalf("setting a password: version %d (want %d), %v", up.SessionVersion, v+1, err)
+		}
+		if st := w.stored(alice.ID, tk.ID); st.SessionVersion != v+1 || st.PasswordHash == nil || st.Name != "renamed" {
+			t.Errorf("stored after setting a password: %+v", st)
+		}
+		up, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Password: tkPtr("")})
+		if err != nil || up.SessionVersion != v+2 || up.HasPassword() {
+			t.Errorf("removing the password: version %d (want %d) has password %v, %v", up.SessionVersion, v+2, up.HasPassword(), err)
+		}
+		up, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Password: tkPtr("")})
+		if err != nil || up.SessionVersion != v+2 {
+			t.Errorf("removing an absent password: version %d (want %d), %v", up.SessionVersion, v+2, err)
+		}
+		_, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{ExpiresAt: tkPtr(w.clock.Now())})
+		tkWantCode(t, "an expiry at now", err, app.EInvalid)
+		_, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{MaxUses: tkPtr(-1)})
+		tkWantCode(t, "negative max uses", err, app.EInvalid)
+	})
+}
+
+func TestOtherMembersTokensAreNotFound(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice, bob := w.member("alice"), w.member("bob")
+		tk, secret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("alice's")})
+		tkWantCode(t, "bob revoking alice's token", w.s.RevokeToken(ctx, bob.ID, tk.ID), app.ENotFound)
+		tkWantCode(t, "revoking an unknown token", w.s.RevokeToken(ctx, alice.ID, 999999), app.ENotFound)
+		_, err := w.s.Token(ctx, bob.ID, tk.ID)
+		tkWantCode(t, "bob reading alice's token", err, app.ENotFound)
+		_, err = w.s.TokenSecret(ctx, bob.ID, tk.ID)
+		tkWantCode(t, "bob copying alice's link", err, app.ENotFound)
+		_, err = w.s.UpdateToken(ctx, bob.ID, tk.ID, acl.TokenInput{Name: tkPtr("bob's now")})
+		tkWantCode(t, "bob editing alice's token", err, app.ENotFound)
+		_, err = w.s.TokenAccess(ctx, bob.ID, tk.ID, 10)
+		tkWantCode(t, "bob reading alice's token log", err, app.ENotFound)
+		st := w.stored(alice.ID, tk.ID)
+		if st.Status(w.clock.Now()) != acl.StatusActive || st.Name != "alice's" {
+			t.Errorf("alice's token after bob's attempts: %+v", st)
+		}
+		if _, outcome, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil); err != nil || outcome != acl.Opened {
+			t.Errorf("alice's token no longer opens: %d, %v", outcome, err)
+		}
+		// Revoking twice is not an error and keeps the first time.
+		if err := w.s.RevokeToken(ctx, alice.ID, tk.ID); err != nil {
+			t.Fatal(err)
+		}
+		first := *w.stored(alice.ID, tk.ID).RevokedAt
+		w.clock.Advance(time.Hour)
+		if err := w.s.RevokeToken(ctx, alice.ID, tk.ID); err != nil {
+			t.Errorf("revoking again: %v", err)
+		}
+		if again := w.stored(alice.ID, tk.ID).RevokedAt; again == nil || !again.Equal(first) {
+			t.Errorf("revoking again moved revoked_at from %v to %v", first, again)
+		}
+	})
+}
+
+func TestTokenSecretRoundTrips(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice := w.member("alice")
+		secrets := map[int64]string{}
+		for i := 0; i < 3; i++ {
+			tk, secret := w.token(alice.ID, acl.TokenInput{Name: tkPtr(fmt.Sprintf("t%d", i))})
+			if !acl.ValidSecret(acl.GuestTokenPrefix, secret) {
+				t.Fatalf("CreateToken gave %q", secret)
+			}
+			if bytes.Contains(tk.SecretSealed, []byte(secret)) || bytes.Contains(tk.SecretHash, []byte(secret)) {
+				t.Errorf("the stored forms of the token hold the secret")
+			}
+			secrets[tk.ID] = secret
+		}
+		for id, want := range secrets {
+			got, err := w.s.TokenSecret(ctx, alice.ID, id)
+			if err != nil || got != want {
+				t.Errorf("TokenSecret(%d) = %q, %v; want the secret of the creation", id, got, err)
+			}
+		}
+		// Under another server key the sealed copy does not open.
+		otherKeys, err := app.DeriveKeys(bytes.Repeat([]byte{4}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := acl.NewService(db, w.clock, otherKeys)
+		for id := range secrets {
+			_, err := other.TokenSecret(ctx, alice.ID, id)
+			tkWantCode(t, "TokenSecret under another key", err, app.EInternal)
+			break
+		}
+	})
+}
+
+func TestListTokensCountsWhatEachTokenOpens(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice, bob := w.member("alice"), w.member("bob")
+		tDirect, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("direct")})
+		tGroup, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("group")})
+		tDenied, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("denied")})
+		tAlbum, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("album")})
+		tNone, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("none")})
+		g := w.group(alice.ID, "Family", tGroup.ID, tDenied.ID)
+
+		p1 := w.post(alice.ID, "p1")
+		w.acl(alice.ID, p1, false, []int64{tDirect.ID}, nil)
+		p2 := w.post(alice.ID, "p2")
+		w.acl(alice.ID, p2, false, []int64{g}, nil)
+		p3 := w.post(alice.ID, "p3")
+		w.acl(alice.ID, p3, false, []int64{g}, []int64{tDenied.ID})
+		p4 := w.post(alice.ID, "public")
+		w.acl(alice.ID, p4, true, nil, nil)
+		p5 := w.post(alice.ID, "p5")
+		w.acl(alice.ID, p5, false, []int64{tDirect.ID, tAlbum.ID}, []int64{g})
+		a := w.album(alice.ID, "album")
+		w.acl(alice.ID, a, false, []int64{tAlbum.ID}, nil)
+		w.photo(alice.ID, a, "photo 1")
+		ph2 := w.photo(alice.ID, a, "photo 2, hidden from the album token")
+		w.acl(alice.ID, ph2, false, nil, []int64{tAlbum.ID})
+		loose := w.photo(alice.ID, 0, "loose photo")
+		w.acl(alice.ID, loose, false, []int64{bob.ID}, nil)
+		bp := w.post(bob.ID, "bob's public post")
+		w.acl(bob.ID, bp, true, nil, nil)
+
+		want := map[int64]struct{ items, entries int }{
+			tDirect.ID: {3, 2}, // p1, p4, p5; entries p1, p5
+			tGroup.ID:  {3, 3}, // p2, p3, p4; entries p2, p3, p5 (all through the group)
+			tDenied.ID: {2, 4}, // p2, p4; entries p2, p3 (group and direct), p5
+			tAlbum.ID:  {4, 3}, // p4, p5, the album, photo 1; entries p5, the album, photo 2
+			tNone.ID:   {1, 0}, // p4
+		}
+		ts, err := w.s.ListTokens(ctx, alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ts) != len(want) {
+			t.Fatalf("ListTokens: %d tokens, want %d", len(ts), len(want))
+		}
+		for i, tk := range ts {
+			if i > 0 && ts[i-1].ID < tk.ID {
+				t.Errorf("ListTokens is not newest first: %d before %d", ts[i-1].ID, tk.ID)
+			}
+			if w := want[tk.ID]; tk.Items != w.items || tk.Entries != w.entries {
+				t.Errorf("token %q: items %d entries %d, want %d and %d", tk.Name, tk.Items, tk.Entries, w.items, w.entries)
+			}
+		}
+		if bt, err := w.s.ListTokens(ctx, bob.ID); err != nil || len(bt) != 0 {
+			t.Errorf("bob's tokens: %+v, %v", bt, err)
+		}
+	})
+}
+
+func TestListTokensQueriesDoNotGrowWithTokens(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		count := func(n int) int64 {
+			t.Helper()
+			m := w.member(fmt.Sprintf("owner%d", n))
+			p := w.post(m.ID, "shared")
+			var ids []int64
+			for i := 0; i < n; i++ {
+				tk, _ := w.token(m.ID, acl.TokenInput{Name: tkPtr(fmt.Sprintf("t%d", i))})
+				ids = append(ids, tk.ID)
+			}
+			g := w.group(m.ID, "all", ids[:n/2]...)
+			w.acl(m.ID, p, false, append([]int64{g}, ids[n/2:]...), nil)
+			qctx, counter := database.WithCounter(ctx)
+			ts, err := w.s.ListTokens(qctx, m.ID)
+			if err != nil || len(ts) != n {
+				t.Fatalf("ListTokens with %d tokens: %d, %v", n, len(ts), err)
+			}
+			for _, tk := range ts {
+				if tk.Items != 1 || tk.Entries != 1 {
+					t.Errorf("token %q: items %d entries %d, want 1 and 1", tk.Name, tk.Items, tk.Entries)
+				}
+			}
+			return counter.Count()
+		}
+		few, many := count(3), count(30)
+		if few == 0 || few != many {
+			t.Errorf("ListTokens ran %d queries for 3 tokens and %d for 30, want the same number", few, many)
+		}
+	})
+}
+
+// A revoked or expired token opens nothing now: GET /tokens says how many
+// items each token "opens now", and such a token opens none (its ACL entries
+// are still counted, and still listed as inactive grants).
+func TestListTokensDeadTokensOpenNothing(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice := w.member("alice")
+		expiry := w.clock.Now().Add(time.Hour)
+		revoked, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("revoked")})
+		expired, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("expired"), ExpiresAt: &expiry})
+		live, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("live")})
+		p := w.post(alice.ID, "shared with all three")
+		w.acl(alice.ID, p, false, []int64{revoked.ID, expired.ID, live.ID}, nil)
+		if err := w.s.RevokeToken(ctx, alice.ID, revoked.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Set(expiry.Add(time.Minute))
+		ts, err := w.s.ListTokens(ctx, alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]int{revoked.ID: 0, expired.ID: 0, live.ID: 1}
+		for _, tk := range ts {
+			if tk.Items != want[tk.ID] || tk.Entries != 1 {
+				t.Errorf("token %q (%s): items %d entries %d, want items %d entries 1",
+					tk.Name, tk.Status(w.clock.Now()), tk.Items, tk.Entries, want[tk.ID])
+			}
+		}
+	})
+}
+
+type tkPauseKey struct{}
+
+// tkPauseHook holds a query run with tkPauseKey in its context right after
+// its first read of guest_tokens, until resume is closed (or a short while
+// has passed, for databases where the other writer has to wait for it).
+type tkPauseHook struct {
+	once   sync.Once
+	read   chan struct{}
+	resume chan struct{}
+}
+
+func (h *tkPauseHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+
+func (h *tkPauseHook) AfterQuery(ctx context.Context, ev *bun.QueryEvent) {
+	if ctx.Value(tkPauseKey{}) == nil {
+		return
+	}
+	q := strings.TrimSpace(ev.Query)
+	if strings.HasPrefix(q, "SELECT") && strings.Contains(q, "guest_tokens") {
+		h.once.Do(func() {
+			close(h.read)
+			select {
+			case <-h.resume:
+			case <-time.After(500 * time.Millisecond):
+			}
+		})
+	}
+}
+
+// An edit of a token that runs while the token is rotated must not undo the
+// rotation: the sessions from before the rotation stay ended.
+func TestRotationSurvivesAConcurrentEdit(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		alice := w.member("alice")
+		tk, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("rotated while edited")})
+		p := w.post(alice.ID, "shared")
+		w.acl(alice.ID, p, false, []int64{tk.ID}, nil)
+		before := acl.GuestSession{}.With(tk)
+		if _, err := w.cs.View(ctx, p, content.Viewer{Guest: before}); err != nil {
+			t.Fatalf("the session before the rotation: %v", err)
+		}
+
+		hook := &tkPauseHook{read: make(chan struct{}), resume: make(chan struct{})}
+		db.AddQueryHook(hook)
+		var editErr error
+		edited := make(chan struct{})
+		go func() {
+			defer close(edited)
+			_, editErr = w.s.UpdateToken(context.WithValue(ctx, tkPauseKey{}, true), alice.ID, tk.ID, acl.TokenInput{Note: tkPtr("edited")})
+		}()
+		<-hook.read
+		_, secret, err := w.s.RotateToken(ctx, alice.ID, tk.ID)
+		close(hook.resume)
+		<-edited
+		if err != nil || editErr != nil {
+			t.Fatalf("rotate: %v; edit: %v", err, editErr)
+		}
+		st := w.stored(alice.ID, tk.ID)
+		if st.Note != "edited" {
+			t.Errorf("the edit was lost: note %q", st.Note)
+		}
+		if !bytes.Equal(st.SecretHash, acl.LookupHash(tkKeys.Lookup, secret)) {
+			t.Errorf("the rotation's secret was lost")
+		}
+		if st.SessionVersion <= tk.SessionVersion {
+			t.Errorf("session version %d after a rotation from %d: the concurrent edit wrote the old version back", st.SessionVersion, tk.SessionVersion)
+		}
+		_, err = w.cs.View(ctx, p, content.Viewer{Guest: before})
+		tkWantCode(t, "a session from before the rotation", err, app.ENotFound)
+
+		// The same for a password change while the token is renamed.
+		st = w.stored(alice.ID, tk.ID)
+		current := acl.GuestSession{}.With(st)
+		if _, err := w.cs.View(ctx, p, content.Viewer{Guest: current}); err != nil {
+			t.Fatalf("a session at the current version: %v", err)
+		}
+		hook = &tkPauseHook{read: make(chan struct{}), resume: make(chan struct{})}
+		db.AddQueryHook(hook)
+		renamed := make(chan struct{})
+		go func() {
+			defer close(renamed)
+			_, editErr = w.s.UpdateToken(context.WithValue(ctx, tkPauseKey{}, true), alice.ID, tk.ID, acl.TokenInput{Name: tkPtr("renamed")})
+		}()
+		<-hook.read
+		_, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Password: tkPtr("a new visitor password")})
+		close(hook.resume)
+		<-renamed
+		if err != nil || editErr != nil {
+			t.Fatalf("password change: %v; rename: %v", err, editErr)
+		}
+		after := w.stored(alice.ID, tk.ID)
+		if after.Name != "renamed" {
+			t.Errorf("the rename was lost: %q", after.Name)
+		}
+		if after.PasswordHash == nil || after.SessionVersion <= st.SessionVersion {
+			t.Errorf("the password change was undone by the concurrent rename: password set %v, session version %d (was %d)",
+				after.PasswordHash != nil, after.SessionVersion, st.SessionVersion)
+		}
+		_, err = w.cs.View(ctx, p, content.Viewer{Guest: current})
+		tkWantCode(t, "a session from before the password change", err, app.ENotFound)
+	})
+}

@@ -1,0 +1,219 @@
+package acl_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/uptrace/bun"
+	"pgregory.net/rapid"
+
+	"hubshare/acl"
+	"hubshare/app/database/dbtest"
+)
+
+// visItem is one item of a generated world, as the Go decision sees it.
+type visItem struct {
+	id    int64
+	kind  string
+	owner int64
+	album int64 // 0 when not in an album
+	acl   acl.ACL
+}
+
+// visIdentity is a member, or a guest token with its issuer.
+type visIdentity struct {
+	label      string
+	self       int64
+	tokenOwner int64
+}
+
+// visWorlds is how many random worlds each database gets. Every world
+// writes a few dozen rows, so the property runs on fewer cases than rapid's
+// default; a failing case and its shrinking always run in full.
+const visWorlds = 25
+
+// VisibleSQL, the database form of the visibility rule, gives the same answer
+// as MayView for every identity and item of small random worlds written
+// through the services.
+func TestVisibleSQLMatchesMayView(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := tkNewWorld(t, db)
+		all := []int64{w.member("vis1").ID, w.member("vis2").ID, w.member("vis3").ID}
+		var round atomic.Int64
+		var failing atomic.Bool
+		rapid.Check(t, func(rt *rapid.T) {
+			if !failing.Load() && round.Load() >= visWorlds {
+				return
+			}
+			round.Add(1)
+			defer func() {
+				if rt.Failed() {
+					failing.Store(true)
+				}
+			}()
+			// A fresh world each case: the members stay, everything else goes.
+			for _, q := range []string{"DELETE FROM items", "DELETE FROM principals WHERE kind IN ('group', 'token')"} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					rt.Fatal(err)
+				}
+			}
+			members := all[:rapid.IntRange(2, 3).Draw(rt, "members")]
+			owner, other := members[0], members[1]
+
+			var groups, tokens []int64
+			for i := range rapid.IntRange(0, 3).Draw(rt, "groups") {
+				g, err := w.s.CreateGroup(ctx, owner, fmt.Sprintf("g%d-%d", round.Load(), i))
+				if err != nil {
+					rt.Fatal(err)
+				}
+				groups = append(groups, g.ID)
+			}
+			for range rapid.IntRange(1, 3).Draw(rt, "tokens") {
+				tk, _, err := w.s.CreateToken(ctx, owner, acl.TokenInput{})
+				if err != nil {
+					rt.Fatal(err)
+				}
+				tokens = append(tokens, tk.ID)
+			}
+			stranger, _, err := w.s.CreateToken(ctx, other, acl.TokenInput{})
+			if err != nil {
+				rt.Fatal(err)
+			}
+
+			// Group memberships: members of the hub and the owner's tokens.
+			inGroups := map[int64][]int64{}
+			for i, g := range groups {
+				var ms []int64
+				for _, p := range append(slices.Clone(members), tokens...) {
+					if rapid.Bool().Draw(rt, fmt.Sprintf("group %d holds %d", i, p)) {
+						ms = append(ms, p)
+						inGroups[p] = append(inGroups[p], g)
+					}
+				}
+				if _, err := w.s.SetGroupMembers(ctx, owner, g, ms); err != nil {
+					rt.Fatal(err)
+				}
+			}
+
+			// Items: the owner's posts, albums and photos (in an album of the
+			// same owner or loose), and a post of another member.
+			var items []*visItem
+			add := func(it *visItem) { items = append(items, it) }
+			for range rapid.IntRange(0, 3).Draw(rt, "posts") {
+				it, err := w.cs.CreatePost(ctx, owner, "post", "")
+				if err != nil {
+					rt.Fatal(err)
+				}
+				add(&visItem{id: it.ID, kind: "post", owner: owner})
+			}
+			var albums []int64
+			for range rapid.IntRange(0, 2).Draw(rt, "albums") {
+				it, err := w.cs.CreateAlbum(ctx, owner, "album")
+				if err != nil {
+					rt.Fatal(err)
+				}
+				albums = append(albums, it.ID)
+				add(&visItem{id: it.ID, kind: "album", owner: owner})
+			}
+			for i := range rapid.IntRange(0, 3).Draw(rt, "photos") {
+				var album int64
+				if len(albums) > 0 {
+					if k := rapid.IntRange(-1, len(albums)-1).Draw(rt, fmt.Sprintf("album of photo %d", i)); k >= 0 {
+						album = albums[k]
+					}
+				}
+				add(&visItem{id: w.photo(owner, album, "photo"), kind: "photo", owner: owner, album: album})
+			}
+			theirs, err := w.cs.CreatePost(ctx, other, "their post", "")
+			if err != nil {
+				rt.Fatal(err)
+			}
+			add(&visItem{id: theirs.ID, kind: "post", owner: other})
+
+			// Random ACLs over the principals each owner may name.
+			ownPool := append(append(slices.Clone(members), groups...), tokens...)
+			for _, it := range items {
+				pool := ownPool
+				if it.owner != owner {
+					pool = members
+				}
+				it.acl = acl.ACL{Public: rapid.IntRange(0, 4).Draw(rt, fmt.Sprintf("item %d public", it.id)) == 0}
+				for _, p := range pool {
+					switch rapid.IntRange(0, 3).Draw(rt, fmt.Sprintf("item %d principal %d", it.id, p)) {
+					case 2:
+						it.acl.Allow = append(it.acl.Allow, p)
+					case 3:
+						it.acl.Deny = append(it.acl.Deny, p)
+					}
+				}
+				if _, err := w.s.PutACL(ctx, it.owner, it.id, it.acl); err != nil {
+					rt.Fatal(err)
+				}
+			}
+
+			// The same world for the Go decision.
+			model := map[int64]*acl.ItemACL{}
+			for _, it := range items {
+				var es []acl.Entry
+				for _, p := range it.acl.Allow {
+					es = append(es, acl.Entry{Principal: p})
+				}
+				for _, p := range it.acl.Deny {
+					es = append(es, acl.Entry{Principal: p, Deny: true})
+				}
+				acl.SortEntries(es)
+				model[it.id] = &acl.ItemACL{Owner: it.owner, Public: it.acl.Public, Entries: es}
+			}
+			for _, it := range items {
+				if it.album != 0 {
+					model[it.id].Album = model[it.album]
+				}
+			}
+
+			var ids []visIdentity
+			for _, m := range members {
+				ids = append(ids, visIdentity{fmt.Sprintf("member %d", m), m, 0})
+			}
+			for _, tk := range tokens {
+				ids = append(ids, visIdentity{fmt.Sprintf("token %d", tk), tk, owner})
+			}
+			ids = append(ids, visIdentity{fmt.Sprintf("stranger token %d", stranger.ID), stranger.ID, other})
+
+			for _, id := range ids {
+				ident := acl.NewIdentity(id.self, id.tokenOwner, inGroups[id.self])
+				for _, it := range items {
+					var q string
+					if id.tokenOwner == 0 {
+						q = "SELECT count(*) FROM items AS i WHERE i.id = ?0 AND (i.owner_id = ?1 OR " + acl.VisibleSQL("i", "?1") + ")"
+					} else {
+						q = "SELECT count(*) FROM items AS i WHERE i.id = ?0 AND i.owner_id = ?2 AND " + acl.VisibleSQL("i", "?1")
+					}
+					var n int
+					if err := db.NewRaw(q, it.id, id.self, id.tokenOwner).Scan(ctx, &n); err != nil {
+						rt.Fatal(err)
+					}
+					want := acl.MayView(model[it.id], &ident)
+					if (n == 1) != want {
+						rt.Fatalf("%s (groups %v) on %s %d of %d (album %d, acl %+v; album acl %+v): SQL says %v, MayView says %v (%+v)",
+							id.label, inGroups[id.self], it.kind, it.id, it.owner, it.album, it.acl, albumACL(items, it.album),
+							n == 1, want, acl.Decide(model[it.id], &ident))
+					}
+				}
+			}
+		})
+	})
+}
+
+func albumACL(items []*visItem, album int64) *acl.ACL {
+	for _, it := range items {
+		if it.id == album {
+			return &it.acl
+		}
+	}
+	return nil
+}

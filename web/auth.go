@@ -137,7 +137,9 @@ func (s *Server) page(c *fiber.Ctx, name, title string, data fiber.Map) error {
 	data["Title"] = title
 	data["Member"] = member(c)
 	data["CSRF"] = s.csrfToken(c)
-	data["Nav"] = name
+	if data["Nav"] == nil {
+		data["Nav"] = name
+	}
 	if f := c.Query("done"); f != "" {
 		data["Flash"] = flashText(f)
 	}

@@ -111,18 +111,11 @@ func (s *Server) apiPutACL(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Public *bool   `json:"public"`
-		Allow  []int64 `json:"allow"`
-		Deny   []int64 `json:"deny"`
-	}
-	if err := decodeJSON(c, &in); err != nil {
+	in, err := parseACL(c.Body())
+	if err != nil {
 		return err
 	}
-	if in.Public == nil {
-		return app.Errorf(app.EInvalid, "public is required (true or false).")
-	}
-	a, err := s.ACL.PutACL(c.UserContext(), apiMember(c).ID, id, acl.ACL{Public: *in.Public, Allow: in.Allow, Deny: in.Deny})
+	a, err := s.ACL.PutACL(c.UserContext(), apiMember(c).ID, id, in)
 	if err != nil {
 		return err
 	}
@@ -139,4 +132,28 @@ func (s *Server) apiItemAccess(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"entries": entries})
+}
+
+// parseACL reads the body of PUT /items/{id}/acl.
+func parseACL(body []byte) (acl.ACL, error) {
+	var in struct {
+		Public *bool   `json:"public"`
+		Allow  []int64 `json:"allow"`
+		Deny   []int64 `json:"deny"`
+	}
+	if err := decodeJSONBytes(body, &in); err != nil {
+		return acl.ACL{}, err
+	}
+	if in.Public == nil {
+		return acl.ACL{}, app.Errorf(app.EInvalid, "public is required (true or false).")
+	}
+	for _, id := range append(in.Allow, in.Deny...) {
+		if id <= 0 {
+			return acl.ACL{}, app.Errorf(app.EInvalid, "Principal ids are positive integers; %d is not one.", id)
+		}
+	}
+	if len(in.Allow)+len(in.Deny) > 10_000 {
+		return acl.ACL{}, app.Errorf(app.EInvalid, "An ACL holds at most 10000 entries.")
+	}
+	return acl.ACL{Public: *in.Public, Allow: in.Allow, Deny: in.Deny}, nil
 }

@@ -37,8 +37,11 @@ func readLimited(c *fiber.Ctx, limit int64) ([]byte, error) {
 }
 
 // decodeJSON parses a JSON body into v. An empty body leaves v as it is.
-func decodeJSON(c *fiber.Ctx, v any) error {
-	body := bytes.TrimSpace(c.Body())
+func decodeJSON(c *fiber.Ctx, v any) error { return decodeJSONBytes(c.Body(), v) }
+
+// decodeJSONBytes parses a JSON body into v. An empty body leaves v as it is.
+func decodeJSONBytes(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil
 	}

@@ -262,3 +262,21 @@ func readBody(t testing.TB, resp *http.Response) string {
 	resp.Body.Close()
 	return string(b)
 }
+
+// guestCookieName is the name of the guest-session cookie on this server.
+func (e *env) guestCookieName() string {
+	if strings.HasPrefix(e.cfg.BaseURL, "https://") {
+		return "__Host-hs_guest"
+	}
+	return "hs_guest"
+}
+
+// svcSecret returns the secret of a guest token, as its owner may copy it.
+func (e *env) svcSecret(t *acl.GuestToken) string {
+	e.t.Helper()
+	secret, err := e.svc.TokenSecret(context.Background(), t.OwnerID, t.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}

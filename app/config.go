@@ -29,6 +29,8 @@ type Config struct {
 	NoMigrate bool
 	// LogLevel is "debug", "info", "warn" or "error".
 	LogLevel string
+	// AccessLogRetention is how long guest access-log entries are kept.
+	AccessLogRetention time.Duration
 }
 
 // Defaults.
@@ -36,6 +38,8 @@ const (
 	DefaultListen    = "127.0.0.1:8080"
 	DefaultDataDir   = "./data"
 	DefaultMaxUpload = 50 << 20
+	// DefaultAccessLogRetention keeps a year of guest access history.
+	DefaultAccessLogRetention = 365 * 24 * time.Hour
 )
 
 // RegisterFlags declares the configuration flags on fs. Call Finish after
@@ -50,6 +54,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "server key file (HUBSHARE_SECRET_KEY_FILE, default secret.key in the data directory)")
 	fs.StringVar(&f.maxUpload, "max-upload", "", "largest accepted upload, e.g. 50MiB (HUBSHARE_MAX_UPLOAD, default 50MiB)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
+	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
 	return f
 }
@@ -59,7 +64,7 @@ type ConfigFlags struct {
 	fs                                                    *flag.FlagSet
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
-	secretKeyFile, maxUpload, logLevel                    string
+	secretKeyFile, maxUpload, logLevel, retention         string
 	noMigrate                                             bool
 }
 
@@ -115,6 +120,14 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
+	c.AccessLogRetention = DefaultAccessLogRetention
+	if v := pick("access-log-retention", f.retention, "HUBSHARE_ACCESS_LOG_RETENTION", ""); v != "" {
+		d, err := parseDays(v)
+		if err != nil || d < time.Hour {
+			return fmt.Errorf("access log retention %q is not a duration of at least an hour, such as 90d or 2160h", v)
+		}
+		c.AccessLogRetention = d
+	}
 	c.MaxUpload = DefaultMaxUpload
 	if s := pick("max-upload", f.maxUpload, "HUBSHARE_MAX_UPLOAD", ""); s != "" {
 		n, err := parseSize(s)
@@ -124,6 +137,18 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 		c.MaxUpload = n
 	}
 	return nil
+}
+
+// parseDays parses a Go duration, or a whole number of days such as "90d".
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func parseSize(s string) (int64, error) {

@@ -170,7 +170,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go housekeeping(bg, svc, log)
+	go housekeeping(bg, svc, log, cfg.AccessLogRetention)
 	logDone := make(chan struct{})
 	go func() {
 		svc.Log.Run(bg, accessLogFlushInterval)
@@ -207,12 +207,9 @@ func dbKind(cfg *app.Config) string {
 // accessLogFlushInterval is how often batched views are written.
 const accessLogFlushInterval = 2 * time.Second
 
-// accessLogRetention is how long access-log entries are kept.
-const accessLogRetention = 365 * 24 * time.Hour
-
 // housekeeping prunes expired sessions, throttle counters and old
 // access-log entries.
-func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger) {
+func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger, retention time.Duration) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -222,7 +219,7 @@ func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger) {
 		if err := svc.Throttle.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("prune throttle", "err", err)
 		}
-		if err := svc.Log.Prune(ctx, svc.Clock.Now().Add(-accessLogRetention)); err != nil && ctx.Err() == nil {
+		if err := svc.Log.Prune(ctx, svc.Clock.Now().Add(-retention)); err != nil && ctx.Err() == nil {
 			log.Warn("prune access log", "err", err)
 		}
 		select {

@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"flag"
+	"io"
+	"testing"
+	"time"
+
+	"hubshare/app"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (*app.Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := &app.Config{}
+	cf := cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return cfg, cf.Finish(func(k string) string { return env[k] })
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.MaxUpload != 50<<20 ||
+		cfg.SecretKeyFile != "data/secret.key" || cfg.BaseURL != "http://127.0.0.1:8080" || len(cfg.TrustedProxies) != 0 ||
+		cfg.AccessLogRetention != 365*24*time.Hour || cfg.NoMigrate || cfg.Secure() {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigFlagBeatsEnvironment(t *testing.T) {
+	env := map[string]string{
+		"HUBSHARE_LISTEN": "127.0.0.1:9000", "HUBSHARE_DATA_DIR": "/env", "HUBSHARE_MAX_UPLOAD": "10MiB",
+		"HUBSHARE_BASE_URL": "https://env.example/", "HUBSHARE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
+		"HUBSHARE_ACCESS_LOG_RETENTION": "90d", "HUBSHARE_NO_MIGRATE": "true",
+	}
+	cfg, err := parse(t, []string{"--listen", "127.0.0.1:7000", "--max-upload", "1048576"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7000" || cfg.MaxUpload != 1<<20 {
+		t.Errorf("flags did not win: %+v", cfg)
+	}
+	if cfg.DataDir != "/env" || cfg.SecretKeyFile != "/env/secret.key" || cfg.BaseURL != "https://env.example" || !cfg.Secure() ||
+		len(cfg.TrustedProxies) != 2 || cfg.AccessLogRetention != 90*24*time.Hour || !cfg.NoMigrate {
+		t.Errorf("environment not applied: %+v", cfg)
+	}
+}
+
+func TestConfigRefusesNonsense(t *testing.T) {
+	for _, args := range [][]string{
+		{"--base-url", "ftp://x"}, {"--base-url", "hub.example"}, {"--trusted-proxies", "not-an-ip"},
+		{"--max-upload", "lots"}, {"--max-upload", "0"}, {"--access-log-retention", "soon"}, {"--access-log-retention", "1m"},
+	} {
+		if _, err := parse(t, args, nil); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

@@ -65,6 +65,11 @@ func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
+		// Create the file owner-only; SQLite gives its WAL and shared-memory
+		// files the same permissions.
+		if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+			f.Close()
+		}
 		sqldb, err := sql.Open("sqlite", SQLiteDSN(path))
 		if err != nil {
 			return nil, err

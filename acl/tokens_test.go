@@ -40,7 +40,7 @@ type tkWorld struct {
 func tkNewWorld(t *testing.T, db *bun.DB) *tkWorld {
 	clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	s := acl.NewService(db, clock, tkKeys)
-	return &tkWorld{t: t, db: db, s: s, cs: &content.Service{DB: db, Clock: clock, ACL: s}, clock: clock}
+	return &tkWorld{t: t, db: db, s: s, cs: content.NewService(db, clock, s, nil, 0), clock: clock}
 }
 
 func (w *tkWorld) member(handle string) *acl.Member {

@@ -6,6 +6,7 @@ package content
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,11 +59,13 @@ type Service struct {
 	Media media.Store
 	// MaxUpload is the largest accepted photo, in bytes.
 	MaxUpload int64
+
+	guestView *database.Prepared
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, maxUpload int64) *Service {
-	return &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload}
+	return &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db)}
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
@@ -261,18 +264,48 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 	if len(v.Guest.Tokens) == 0 {
 		return nil, errNoItem
 	}
-	clause, args := tokenClause(v.Guest, s.now())
 	row := new(guestRow)
-	err := s.DB.NewSelect().Model(row).
-		ColumnExpr("i.*, t.id AS via_token, t.can_download, t.show_metadata").
-		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
-		Where("i.id = ?", id).Where(clause, args...).
-		Where(acl.VisibleSQL("i", "t.id")).
-		OrderExpr("t.can_download DESC, t.show_metadata DESC").Limit(1).Scan(ctx)
-	if err != nil {
+	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
 		return nil, translate(err)
 	}
 	return &Access{Item: &row.Item, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
+}
+
+// tokensArg passes a guest session's tokens to the prepared guest view as
+// one JSON value, so that the statement has one shape however many tokens
+// a browser holds.
+func tokensArg(g acl.GuestSession) string {
+	type tv struct {
+		I int64 `json:"i"`
+		V int   `json:"v"`
+	}
+	out := make([]tv, len(g.Tokens))
+	for i, t := range g.Tokens {
+		out[i] = tv{t.TokenID, t.Version}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// guestViewSQL is the guest view: the session's live tokens (each at the
+// version the browser holds), the item, and the decision, in one statement.
+// Arguments: item id, tokensArg, now.
+const guestViewSQL = `SELECT i.*, t.id AS via_token, t.can_download, t.show_metadata
+FROM {tokens}
+JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
+JOIN items AS i ON i.id = {item} AND i.owner_id = t.owner_id
+WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
+  AND {visible}
+ORDER BY t.can_download DESC, t.show_metadata DESC
+LIMIT 1`
+
+func newGuestView(db *bun.DB) *database.Prepared {
+	common := strings.NewReplacer("{visible}", acl.VisibleSQL("i", "t.id"))
+	sqlite := strings.NewReplacer("{tokens}", "json_each(?2) AS s", "{token id}", "json_extract(s.value, '$.i')",
+		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3").Replace(common.Replace(guestViewSQL))
+	postgres := strings.NewReplacer("{tokens}", "jsonb_to_recordset($2::jsonb) AS s(i bigint, v int)", "{token id}", "s.i",
+		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz").Replace(common.Replace(guestViewSQL))
+	return database.NewPrepared(db, sqlite, postgres)
 }
 
 // SharedItem is an item in a guest's "Shared with you".

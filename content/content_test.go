@@ -35,7 +35,7 @@ type ctWorld struct {
 func ctNewWorld(t *testing.T, db *bun.DB) *ctWorld {
 	clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	s := acl.NewService(db, clock, ctKeys)
-	return &ctWorld{t: t, s: s, cs: &content.Service{DB: db, Clock: clock, ACL: s}, clock: clock}
+	return &ctWorld{t: t, s: s, cs: content.NewService(db, clock, s, nil, 0), clock: clock}
 }
 
 func (w *ctWorld) member(handle string) *acl.Member {

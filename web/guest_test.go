@@ -1147,7 +1147,7 @@ func TestGuestViewIsOneQuery(t *testing.T) {
 		}
 
 		hook := &gtQueryHook{}
-		e.db.AddQueryHook(hook)
+		database.AddQueryHook(e.db, hook)
 		hook.on.Store(true)
 		resp := gtGet(t, cl, fmt.Sprintf("/items/%d", p))
 		hook.on.Store(false)

@@ -79,10 +79,11 @@ func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 		sqldb.SetConnMaxIdleTime(0)
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	}
-	db.AddQueryHook(counterHook{})
+	AddQueryHook(db, counterHook{})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
+		forgetHooks(db)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", redactURLError(err, dbURL))
 	}

@@ -149,7 +149,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer database.Close(db)
 	if err := m.prepareSchema(ctx, cfg, db); err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer database.Close(db)
 	switch sub {
 	case "up", "down":
 		f := database.MigrateUp
@@ -302,10 +302,10 @@ func (m *Main) service(ctx context.Context, cfg *app.Config) (*acl.Service, func
 		return nil, nil, err
 	}
 	if err := m.prepareSchema(ctx, cfg, db); err != nil {
-		db.Close()
+		database.Close(db)
 		return nil, nil, err
 	}
-	return acl.NewService(db, m.Clock, keys), func() { db.Close() }, nil
+	return acl.NewService(db, m.Clock, keys), func() { database.Close(db) }, nil
 }
 
 func (m *Main) memberCreate(ctx context.Context, args []string) error {

@@ -58,7 +58,7 @@ func Open(t testing.TB, dialect string) *bun.DB {
 	if err != nil {
 		t.Fatalf("open %s test database: %v", dialect, err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { database.Close(db) })
 	return db
 }
 
@@ -91,7 +91,7 @@ func URL(t testing.TB, dialect string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer admin.Close()
+		defer database.Close(admin)
 		if err := retry(func() error {
 			_, err := admin.Exec("CREATE DATABASE ? TEMPLATE ?", bun.Ident(name), bun.Ident(tpl))
 			return err
@@ -103,7 +103,7 @@ func URL(t testing.TB, dialect string) string {
 			if err != nil {
 				return
 			}
-			defer admin.Close()
+			defer database.Close(admin)
 			admin.Exec("DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name))
 		})
 		return withDBName(base, name)
@@ -131,7 +131,7 @@ func sqliteTemplate() (string, error) {
 			sqliteErr = err
 			return
 		}
-		defer db.Close()
+		defer database.Close(db)
 		if _, err := database.MigrateUp(context.Background(), db); err != nil {
 			sqliteErr = err
 			return
@@ -159,7 +159,7 @@ func pgTemplate(base string) (string, error) {
 			pgErr = err
 			return
 		}
-		defer admin.Close()
+		defer database.Close(admin)
 		conn, err := admin.Conn(ctx)
 		if err != nil {
 			pgErr = err
@@ -192,7 +192,7 @@ func pgTemplate(base string) (string, error) {
 			return
 		}
 		_, err = database.MigrateUp(ctx, db)
-		db.Close()
+		database.Close(db)
 		if err != nil {
 			pgErr = err
 			return

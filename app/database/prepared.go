@@ -1,0 +1,134 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Prepared is one statement for the hot path, prepared on each pooled
+// connection the first time it runs there. bun sends every query as text,
+// which the database plans anew each time; for the guest view the planning
+// costs more than the execution.
+//
+// The SQL differs per dialect (placeholders, JSON functions), so it is given
+// for both; this is the one place that picks.
+type Prepared struct {
+	db               *bun.DB
+	sqlite, postgres string
+
+	mu   sync.Mutex
+	stmt *sql.Stmt
+}
+
+// NewPrepared declares a statement; it is prepared on first use.
+func NewPrepared(db *bun.DB, sqlite, postgres string) *Prepared {
+	return &Prepared{db: db, sqlite: sqlite, postgres: postgres}
+}
+
+func (p *Prepared) get(ctx context.Context) (*sql.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stmt != nil {
+		return p.stmt, nil
+	}
+	text := p.postgres
+	if IsSQLite(p.db) {
+		text = p.sqlite
+	}
+	stmt, err := p.db.DB.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, fmt.Errorf("prepare statement: %w", err)
+	}
+	p.stmt = stmt
+	return stmt, nil
+}
+
+// QueryRow runs the statement and scans its first row into dest with bun's
+// scanner; no row gives sql.ErrNoRows. It counts as one query for
+// WithCounter.
+func (p *Prepared) QueryRow(ctx context.Context, dest any, args ...any) error {
+	stmt, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	ev := &bun.QueryEvent{DB: p.db, Query: stmtText(stmt, p), StartTime: time.Now()}
+	hs := hooksOf(p.db)
+	for _, h := range hs {
+		ctx = h.BeforeQuery(ctx, ev)
+	}
+	defer func() {
+		for i := len(hs) - 1; i >= 0; i-- {
+			hs[i].AfterQuery(ctx, ev)
+		}
+	}()
+	rows, err := stmt.QueryContext(ctx, args...)
+	ev.Err = err
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := p.db.ScanRow(ctx, rows, dest); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+func stmtText(_ *sql.Stmt, p *Prepared) string {
+	if IsSQLite(p.db) {
+		return p.sqlite
+	}
+	return p.postgres
+}
+
+var (
+	hooksMu sync.Mutex
+	hooks   = map[*bun.DB][]bun.QueryHook{}
+)
+
+// AddQueryHook adds a query hook to db that also sees the prepared
+// statements run through Prepared (bun's own hooks only see bun's queries).
+func AddQueryHook(db *bun.DB, h bun.QueryHook) {
+	db.AddQueryHook(h)
+	hooksMu.Lock()
+	hooks[db] = append(hooks[db], h)
+	hooksMu.Unlock()
+}
+
+// Close closes db and forgets its hooks.
+func Close(db *bun.DB) error {
+	forgetHooks(db)
+	return db.Close()
+}
+
+// forgetHooks drops the hooks of a database that is closed.
+func forgetHooks(db *bun.DB) {
+	hooksMu.Lock()
+	delete(hooks, db)
+	hooksMu.Unlock()
+}
+
+func hooksOf(db *bun.DB) []bun.QueryHook {
+	hooksMu.Lock()
+	defer hooksMu.Unlock()
+	return hooks[db]
+}
+
+// TimeArg is t as a statement argument that compares correctly with the
+// stored times of the dialect: SQLite keeps the text bun writes.
+func TimeArg(db bun.IDB, t time.Time) any {
+	if IsSQLite(db) {
+		return t.UTC().Format("2006-01-02 15:04:05.999999-07:00")
+	}
+	return t.UTC()
+}

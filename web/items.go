@@ -27,7 +27,7 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 		return err
 	}
 	s.recordView(c, acc, acl.EventView)
-	data := fiber.Map{"Title": acc.Item.Title, "Item": acc.Item, "Access": acc, "Member": v.Member, "CSRF": s.csrfToken(c)}
+	data := fiber.Map{"Title": acc.Item.Title, "Item": acc.Item, "Access": acc, "Member": v.Member}
 	if acc.Item.Title == "" {
 		data["Title"] = kindName(acc.Item.Kind)
 	}
@@ -43,8 +43,10 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 	}
 	layout := "layouts/guest"
 	if acc.Owner {
+		// Only the owner's layout has a form (sign out).
 		layout = "layouts/main"
 		data["Nav"] = "home"
+		data["CSRF"] = s.csrfToken(c)
 	}
 	return c.Render("item", data, layout)
 }

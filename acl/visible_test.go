@@ -184,6 +184,25 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 			}
 			ids = append(ids, visIdentity{fmt.Sprintf("stranger token %d", stranger.ID), stranger.ID, other})
 
+			// ListTokens counts, set-wise, what each live token opens: the
+			// same answer as the decision item by item.
+			listed, err := w.s.ListTokens(ctx, owner)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			for _, lt := range listed {
+				ident := acl.NewIdentity(lt.ID, owner, inGroups[lt.ID])
+				want := 0
+				for _, it := range items {
+					if acl.MayView(model[it.id], &ident) {
+						want++
+					}
+				}
+				if lt.Items != want {
+					rt.Fatalf("ListTokens says token %d (groups %v) opens %d items, the decision says %d", lt.ID, inGroups[lt.ID], lt.Items, want)
+				}
+			}
+
 			for _, id := range ids {
 				ident := acl.NewIdentity(id.self, id.tokenOwner, inGroups[id.self])
 				for _, it := range items {

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app"
+	"hubshare/app/database"
+	"hubshare/content"
+	"hubshare/content/media"
+	"hubshare/web"
+)
+
+// target is one database with the real server and the reference server on
+// it, seeded for the scenarios.
+type target struct {
+	kind   string // "sqlite" or "postgres"
+	detail string // where the database lives, for the report
+	dir    string // data directory (SQLite file, media, server key, server log)
+	cfg    *app.Config
+	db     *bun.DB
+	acl    *acl.Service
+	cs     *content.Service
+	srv    *web.Server
+	addr   string // the real server, host:port
+	ref    *reference
+	client *http.Client
+
+	seed seeded
+
+	stopBG  context.CancelFunc
+	logDone chan struct{}
+	logFile *os.File
+	dropDB  func() error
+	// removeDir is whether close removes the data directory.
+	removeDir bool
+}
+
+// seeded is what the scenarios use.
+type seeded struct {
+	member *acl.Member
+	post   *content.Item
+	photo  *content.Item
+	token  *acl.GuestToken
+	secret string // the token's zat value
+	// cookie is the Cookie header of a guest who opened the link once.
+	cookie string
+	// files of the photo's variants, as the store keeps them.
+	files map[string]string
+	sizes map[string]int64
+}
+
+// accessLogFlushInterval is serve's interval for batched access-log writes.
+const accessLogFlushInterval = 2 * time.Second
+
+// startTarget creates the database, wires the server exactly as serve does
+// (in-process, on 127.0.0.1:0), starts the reference server beside it on the
+// same pool, and seeds both.
+func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err error) {
+	t = &target{kind: kind, removeDir: true, client: &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
+	if t.dir, err = os.MkdirTemp("", "hsbench-"+kind+"-"); err != nil {
+		return t, err
+	}
+	dbURL := ""
+	t.detail = "embedded SQLite in " + t.dir
+	if kind == "postgres" {
+		if dbURL, t.dropDB, err = createPostgres(ctx, postgresURL); err != nil {
+			return t, err
+		}
+		t.detail = "PostgreSQL, fresh database " + databaseName(dbURL)
+	}
+
+	// The configuration goes through the same flags and defaults as serve.
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := &app.Config{}
+	cf := cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--listen", "127.0.0.1:0", "--data-dir", t.dir, "--database-url", dbURL}); err != nil {
+		return t, err
+	}
+	if err := cf.Finish(func(string) string { return "" }); err != nil {
+		return t, err
+	}
+	t.cfg = cfg
+
+	master, err := app.LoadOrCreateKey(cfg.SecretKeyFile)
+	if err != nil {
+		return t, err
+	}
+	keys, err := app.DeriveKeys(master)
+	if err != nil {
+		return t, err
+	}
+	if t.db, err = database.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+		return t, err
+	}
+	// S4 replays the statements a service call sent; the hook only looks
+	// at contexts that ask for it, so requests pay one context lookup.
+	t.db.AddQueryHook(statementHook{})
+	if _, err := database.MigrateUp(ctx, t.db); err != nil {
+		return t, fmt.Errorf("apply migrations: %w", err)
+	}
+	// serve logs every request at level info to its standard error; here
+	// the lines go to a file, so the server pays for formatting and writing
+	// them as it does in production.
+	if t.logFile, err = os.Create(filepath.Join(t.dir, "server.log")); err != nil {
+		return t, err
+	}
+	log := slog.New(slog.NewTextHandler(t.logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	clock := app.SystemClock{}
+	t.acl = acl.NewService(t.db, clock, keys)
+	t.acl.Log.SetLogger(log)
+	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		return t, err
+	}
+	t.cs = content.NewService(t.db, clock, t.acl, store, cfg.MaxUpload)
+	if t.srv, err = web.New(web.Deps{Config: cfg, DB: t.db, ACL: t.acl, Content: t.cs, Clock: clock, Keys: keys, Logger: log}); err != nil {
+		return t, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return t, err
+	}
+	t.addr = ln.Addr().String()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	t.stopBG = stopBG
+	t.logDone = make(chan struct{})
+	go func() {
+		t.acl.Log.Run(bg, accessLogFlushInterval)
+		close(t.logDone)
+	}()
+	go t.srv.Serve(ln)
+
+	if err := t.seedScenarios(ctx); err != nil {
+		return t, fmt.Errorf("seed: %w", err)
+	}
+	if t.ref, err = startReference(ctx, t.db, filepath.Join(cfg.DataDir, "media"), t.seed.files); err != nil {
+		return t, fmt.Errorf("reference server: %w", err)
+	}
+	return t, nil
+}
+
+func (t *target) url(path string) string { return "http://" + t.addr + path }
+
+// seedScenarios makes, through the services, a member with a private post
+// and a photo, both shared with one unlimited token, and opens the link
+// once over HTTP for the guest cookie.
+func (t *target) seedScenarios(ctx context.Context) error {
+	s := &t.seed
+	var err error
+	if s.member, err = t.acl.CreateMember(ctx, "bench", "Bench", "a long bench passphrase"); err != nil {
+		return err
+	}
+	if s.post, err = t.cs.CreatePost(ctx, s.member.ID, "A walk by the river", postBody); err != nil {
+		return err
+	}
+	if s.token, s.secret, err = t.acl.ShareItem(ctx, s.member.ID, s.post.ID, acl.TokenInput{}); err != nil {
+		return err
+	}
+	photo, err := benchJPEG(2000, 1500)
+	if err != nil {
+		return err
+	}
+	p, err := t.cs.IngestPhoto(ctx, bytes.NewReader(photo))
+	if err != nil {
+		return err
+	}
+	if s.photo, err = t.cs.SavePhoto(ctx, s.member.ID, p, "The river at dusk", nil); err != nil {
+		return err
+	}
+	if err := t.acl.Grant(ctx, s.member.ID, s.photo.ID, s.token.ID, false); err != nil {
+		return err
+	}
+	s.files, s.sizes = map[string]string{}, map[string]int64{}
+	for _, v := range []string{media.VariantLarge, media.VariantThumb} {
+		path := filepath.Join(t.cfg.DataDir, "media", filepath.FromSlash(media.VariantKey(*s.photo.MediaKey, v)))
+		st, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("the %s variant is not where the store keeps it: %w", v, err)
+		}
+		s.files[v], s.sizes[v] = path, st.Size()
+	}
+	// The zat exchange, once, as a browser would do it.
+	resp, err := t.get(ctx, t.zatPath(), "")
+	if err != nil {
+		return err
+	}
+	if resp.status != http.StatusSeeOther {
+		return fmt.Errorf("opening the link answered %d, want 303", resp.status)
+	}
+	for _, ck := range resp.cookies {
+		if ck.Name == "hs_guest" && ck.Value != "" {
+			s.cookie = ck.Name + "=" + ck.Value
+		}
+	}
+	if s.cookie == "" {
+		return errors.New("opening the link set no guest cookie")
+	}
+	return nil
+}
+
+func (t *target) zatPath() string {
+	return "/items/" + strconv.FormatInt(t.seed.post.ID, 10) + "?zat=" + url.QueryEscape(t.seed.secret)
+}
+
+// postBody is a post of a few paragraphs, the size of a typical one.
+var postBody = strings.Repeat("We walked along the river until the light went; the water was high after the rain, "+
+	"and the old mill had its wheel turning again for the first time in years.\n\n", 12)
+
+// benchJPEG makes a photo-like JPEG: smooth gradients with fine noise, so
+// that it compresses like a real photo rather than like a flat image.
+func benchJPEG(w, h int) ([]byte, error) {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			n := rng.IntN(24)
+			img.SetRGBA(x, y, color.RGBA{
+				R: uint8((x*200/w + n) & 0xff),
+				G: uint8((y*180/h + (x*y)%37 + n) & 0xff),
+				B: uint8((160 - x*120/w + y*60/h + n) & 0xff),
+				A: 255,
+			})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// answer is a response as the checks need it.
+type answer struct {
+	status  int
+	header  http.Header
+	cookies []*http.Cookie
+	body    []byte
+}
+
+// getURL sends one plain GET, without following redirects; timeout, if
+// given, replaces the client's.
+func (t *target) getURL(ctx context.Context, u, cookie string, timeout ...time.Duration) (*answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	client := t.client
+	if len(timeout) > 0 {
+		c := *client
+		c.Timeout = timeout[0]
+		client = &c
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, cookies: resp.Cookies(), body: body}, nil
+}
+
+func (t *target) get(ctx context.Context, path, cookie string) (*answer, error) {
+	return t.getURL(ctx, t.url(path), cookie)
+}
+
+// close stops both servers, writes the last batched views, closes the
+// database and removes everything the run created.
+func (t *target) close() error {
+	var errs []error
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if t.ref != nil {
+		errs = append(errs, t.ref.app.ShutdownWithContext(sctx))
+	}
+	if t.srv != nil {
+		errs = append(errs, t.srv.Shutdown(sctx))
+	}
+	if t.stopBG != nil {
+		t.stopBG()
+		<-t.logDone
+	}
+	if t.db != nil {
+		errs = append(errs, t.db.Close())
+	}
+	if t.logFile != nil {
+		errs = append(errs, t.logFile.Close())
+	}
+	if t.dropDB != nil {
+		errs = append(errs, t.dropDB())
+	}
+	if t.dir != "" && t.removeDir {
+		errs = append(errs, os.RemoveAll(t.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// createPostgres creates a fresh database hubshare_bench_<random> on the
+// server of baseURL and returns its URL and how to drop it.
+func createPostgres(ctx context.Context, baseURL string) (string, func() error, error) {
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", nil, err
+	}
+	name := "hubshare_bench_" + hex.EncodeToString(rnd[:])
+	admin, err := database.Open(ctx, baseURL, "")
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE ?", bun.Ident(name)); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := database.Open(ctx, baseURL, "")
+		if err != nil {
+			return err
+		}
+		defer admin.Close()
+		_, err = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name))
+		return err
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+func databaseName(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimPrefix(u.Path, "/") + " on " + u.Host
+}

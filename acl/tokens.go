@@ -289,6 +289,17 @@ func (s *Service) RevokeToken(ctx context.Context, owner, id int64) error {
 	return nil
 }
 
+// Tokens lists owner's tokens, newest first, without counts: one indexed
+// query, for pickers and panels that need names and states only.
+func (s *Service) Tokens(ctx context.Context, owner int64) ([]GuestToken, error) {
+	var ts []GuestToken
+	err := s.DB.NewSelect().Model(&ts).Where("owner_id = ?", owner).Order("id DESC").Scan(ctx)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return ts, nil
+}
+
 // TokenSummary is a token with how many items it opens now.
 type TokenSummary struct {
 	GuestToken `bun:",extend"`

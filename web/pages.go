@@ -163,7 +163,9 @@ func (s *Server) loadDirectory(ctx context.Context, owner int64) (*directory, er
 	if err != nil {
 		return nil, err
 	}
-	ts, err := s.ACL.ListTokens(ctx, owner)
+	// Names and states only: the counts of ListTokens cost seconds for an
+	// owner with a million ACL entries.
+	ts, err := s.ACL.Tokens(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +188,7 @@ func (s *Server) loadDirectory(ctx context.Context, owner int64) (*directory, er
 		}
 	}
 	for i := range ts {
-		t := &ts[i].GuestToken
+		t := &ts[i]
 		p := principalView{ID: t.ID, Kind: kindToken, Name: t.Name, Status: t.Status(now)}
 		d.byID[t.ID] = p
 		d.tokens = append(d.tokens, p)

@@ -126,7 +126,7 @@ func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err 
 	}
 	// S4 replays the statements a service call sent; the hook only looks
 	// at contexts that ask for it, so requests pay one context lookup.
-	t.db.AddQueryHook(statementHook{})
+	database.AddQueryHook(t.db, statementHook{})
 	if _, err := database.MigrateUp(ctx, t.db); err != nil {
 		return t, fmt.Errorf("apply migrations: %w", err)
 	}
@@ -318,7 +318,7 @@ func (t *target) close() error {
 		<-t.logDone
 	}
 	if t.db != nil {
-		errs = append(errs, t.db.Close())
+		errs = append(errs, database.Close(t.db))
 	}
 	if t.logFile != nil {
 		errs = append(errs, t.logFile.Close())

@@ -70,7 +70,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, memberID int64, descriptio
 	if err != nil {
 		return nil, "", err
 	}
-	description, err = cleanText("The description", description, 200, false)
+	description, err = app.CleanText("The description", description, 200, false)
 	if err != nil {
 		return nil, "", err
 	}

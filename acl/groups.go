@@ -29,7 +29,7 @@ type groupMember struct {
 }
 
 func groupName(name string) (string, error) {
-	name, err := cleanText("The group name", name, 100, false)
+	name, err := app.CleanText("The group name", name, 100, false)
 	if err != nil {
 		return "", err
 	}

@@ -46,7 +46,7 @@ func (s *Service) CreateMember(ctx context.Context, handle, displayName, passwor
 	if !handleRE.MatchString(handle) {
 		return nil, app.Errorf(app.EInvalid, "A handle has 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.")
 	}
-	displayName, err := cleanText("The display name", displayName, 100, false)
+	displayName, err := app.CleanText("The display name", displayName, 100, false)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -53,19 +52,4 @@ func newPrincipal(ctx context.Context, db bun.IDB, kind string) (int64, error) {
 	var id int64
 	err := db.NewRaw("INSERT INTO principals (kind) VALUES (?) RETURNING id", kind).Scan(ctx, &id)
 	return id, translate(err)
-}
-
-// cleanText trims s and refuses control characters other than newlines and
-// tabs (when multiline) and values over max runes.
-func cleanText(field, s string, max int, multiline bool) (string, error) {
-	s = strings.TrimSpace(s)
-	if n := len([]rune(s)); n > max {
-		return "", app.Errorf(app.EInvalid, "%s is too long (%d characters, at most %d).", field, n, max)
-	}
-	for _, r := range s {
-		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
-			return "", app.Errorf(app.EInvalid, "%s contains a control character.", field)
-		}
-	}
-	return s, nil
 }

@@ -83,7 +83,7 @@ const maxTokenName, maxNote = 100, 2000
 func (s *Service) apply(t *GuestToken, in TokenInput) (passwordChanged bool, err error) {
 	now := s.now()
 	if in.Name != nil {
-		name, err := cleanText("The name", *in.Name, maxTokenName, false)
+		name, err := app.CleanText("The name", *in.Name, maxTokenName, false)
 		if err != nil {
 			return false, err
 		}
@@ -136,7 +136,7 @@ func (s *Service) apply(t *GuestToken, in TokenInput) (passwordChanged bool, err
 		t.ShowMetadata = *in.ShowMetadata
 	}
 	if in.Note != nil {
-		note, err := cleanText("The note", *in.Note, maxNote, true)
+		note, err := app.CleanText("The note", *in.Note, maxNote, true)
 		if err != nil {
 			return false, err
 		}

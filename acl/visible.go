@@ -16,14 +16,23 @@ func VisibleSQL(itemAlias, principal string) string {
 	return strings.NewReplacer("{i}", itemAlias, "{p}", principal).Replace(visibleTemplate)
 }
 
+// DeniedSQL returns an SQL condition, true when a deny entry of the item
+// matches the principal directly or through a group holding it: the part of
+// the rule that a photo's own list keeps even when its album is visible.
+func DeniedSQL(itemAlias, principal string) string {
+	return strings.NewReplacer("{i}", itemAlias, "{p}", principal).Replace(deniedTemplate)
+}
+
+var deniedTemplate = "EXISTS (SELECT 1 FROM acl_entries AS vd WHERE vd.item_id = {i}.id AND vd.deny AND " +
+	strings.ReplaceAll(matchTemplate, "%[1]s", "vd") + ")"
+
 const matchTemplate = `(%[1]s.principal_id = {p} OR %[1]s.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = {p}))`
 
 var visibleTemplate = strings.NewReplacer(
-	"{match vd}", strings.ReplaceAll(matchTemplate, "%[1]s", "vd"),
 	"{match va}", strings.ReplaceAll(matchTemplate, "%[1]s", "va"),
 	"{match vad}", strings.ReplaceAll(matchTemplate, "%[1]s", "vad"),
 	"{match vaa}", strings.ReplaceAll(matchTemplate, "%[1]s", "vaa"),
-).Replace(`(NOT EXISTS (SELECT 1 FROM acl_entries AS vd WHERE vd.item_id = {i}.id AND vd.deny AND {match vd})
+).Replace(`(NOT ` + deniedTemplate + `
 AND ({i}.public
   OR EXISTS (SELECT 1 FROM acl_entries AS va WHERE va.item_id = {i}.id AND NOT va.deny AND {match va})
   OR ({i}.album_id IS NOT NULL AND EXISTS (SELECT 1 FROM items AS val WHERE val.id = {i}.album_id AND val.owner_id = {i}.owner_id

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -130,4 +131,20 @@ func RandomID() string {
 		panic(err)
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// CleanText trims s and refuses control characters (other than newlines and
+// tabs when multiline) and values over max characters, naming the field in
+// the message.
+func CleanText(field, s string, max int, multiline bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := len([]rune(s)); n > max {
+		return "", Errorf(EInvalid, "%s is too long (%d characters, at most %d).", field, n, max)
+	}
+	for _, r := range s {
+		if (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == 0x7f {
+			return "", Errorf(EInvalid, "%s contains a control character.", field)
+		}
+	}
+	return s, nil
 }

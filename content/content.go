@@ -79,19 +79,6 @@ func translate(err error) error {
 	return database.Translate(err)
 }
 
-func text(field, s string, max int, multiline bool) (string, error) {
-	s = strings.TrimSpace(s)
-	if n := len([]rune(s)); n > max {
-		return "", app.Errorf(app.EInvalid, "%s is too long (%d characters, at most %d).", field, n, max)
-	}
-	for _, r := range s {
-		if (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == 0x7f {
-			return "", app.Errorf(app.EInvalid, "%s contains a control character.", field)
-		}
-	}
-	return s, nil
-}
-
 // Limits of item texts.
 const (
 	MaxTitle = 200
@@ -100,11 +87,11 @@ const (
 
 // CreatePost makes a private post.
 func (s *Service) CreatePost(ctx context.Context, owner int64, title, body string) (*Item, error) {
-	title, err := text("The title", title, MaxTitle, false)
+	title, err := app.CleanText("The title", title, MaxTitle, false)
 	if err != nil {
 		return nil, err
 	}
-	body, err = text("The body", body, MaxBody, true)
+	body, err = app.CleanText("The body", body, MaxBody, true)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +103,7 @@ func (s *Service) CreatePost(ctx context.Context, owner int64, title, body strin
 
 // CreateAlbum makes a private, empty album.
 func (s *Service) CreateAlbum(ctx context.Context, owner int64, title string) (*Item, error) {
-	title, err := text("The title", title, MaxTitle, false)
+	title, err := app.CleanText("The title", title, MaxTitle, false)
 	if err != nil {
 		return nil, err
 	}
@@ -161,12 +148,12 @@ func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *
 		return nil, err
 	}
 	if title != nil {
-		if it.Title, err = text("The title", *title, MaxTitle, false); err != nil {
+		if it.Title, err = app.CleanText("The title", *title, MaxTitle, false); err != nil {
 			return nil, err
 		}
 	}
 	if body != nil {
-		if it.Body, err = text("The body", *body, MaxBody, true); err != nil {
+		if it.Body, err = app.CleanText("The body", *body, MaxBody, true); err != nil {
 			return nil, err
 		}
 	}
@@ -357,8 +344,7 @@ func (s *Service) AlbumPhotos(ctx context.Context, album *Access, v Viewer) ([]I
 		if principal == 0 {
 			return nil, fmt.Errorf("album access without an identity")
 		}
-		q = q.Where("NOT EXISTS (SELECT 1 FROM acl_entries AS pd WHERE pd.item_id = i.id AND pd.deny AND "+
-			"(pd.principal_id = ?0 OR pd.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = ?0)))", principal)
+		q = q.Where("NOT "+acl.DeniedSQL("i", "?0"), principal)
 	}
 	if err := q.Order("i.id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, translate(err)

@@ -54,7 +54,7 @@ func (s *Service) SavePhoto(ctx context.Context, owner int64, p *media.Photo, ti
 			s.DiscardPhoto(ctx, p)
 		}
 	}()
-	title, err = text("The title", title, MaxTitle, false)
+	title, err = app.CleanText("The title", title, MaxTitle, false)
 	if err != nil {
 		return nil, err
 	}

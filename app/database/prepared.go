@@ -36,11 +36,7 @@ func (p *Prepared) get(ctx context.Context) (*sql.Stmt, error) {
 	if p.stmt != nil {
 		return p.stmt, nil
 	}
-	text := p.postgres
-	if IsSQLite(p.db) {
-		text = p.sqlite
-	}
-	stmt, err := p.db.DB.PrepareContext(ctx, text)
+	stmt, err := p.db.DB.PrepareContext(ctx, p.text())
 	if err != nil {
 		return nil, fmt.Errorf("prepare statement: %w", err)
 	}
@@ -56,7 +52,7 @@ func (p *Prepared) QueryRow(ctx context.Context, dest any, args ...any) error {
 	if err != nil {
 		return err
 	}
-	ev := &bun.QueryEvent{DB: p.db, Query: stmtText(stmt, p), StartTime: time.Now()}
+	ev := &bun.QueryEvent{DB: p.db, Query: p.text(), StartTime: time.Now()}
 	hs := hooksOf(p.db)
 	for _, h := range hs {
 		ctx = h.BeforeQuery(ctx, ev)
@@ -84,7 +80,8 @@ func (p *Prepared) QueryRow(ctx context.Context, dest any, args ...any) error {
 	return rows.Close()
 }
 
-func stmtText(_ *sql.Stmt, p *Prepared) string {
+// text is the statement as sent to this database.
+func (p *Prepared) text() string {
 	if IsSQLite(p.db) {
 		return p.sqlite
 	}

@@ -19,16 +19,18 @@ type Code string
 
 // The error codes of the service. The web layer maps each to one HTTP status.
 const (
-	EMalformed    Code = "malformed"    // the request cannot be parsed (400)
-	EUnauthorized Code = "unauthorized" // no valid credential (401)
-	EForbidden    Code = "forbidden"    // credential lacks the right (403)
-	ENotFound     Code = "not_found"    // missing, or not the caller's (404)
-	EConflict     Code = "conflict"     // clashes with existing state (409)
-	ETooLarge     Code = "too_large"    // body over the limit (413)
-	EUnsupported  Code = "unsupported"  // not a supported media type (415)
-	EInvalid      Code = "invalid"      // well-formed input that breaks a rule (422)
-	EThrottled    Code = "throttled"    // too many attempts (429)
-	EInternal     Code = "internal"     // anything else (500)
+	EMalformed    Code = "malformed"            // the request cannot be parsed (400)
+	EUnauthorized Code = "unauthorized"         // no valid credential (401)
+	EForbidden    Code = "forbidden"            // credential lacks the right (403)
+	ENotFound     Code = "not_found"            // missing, or not the caller's (404)
+	EConflict     Code = "conflict"             // clashes with existing state (409)
+	ETooLarge     Code = "too_large"            // body over the limit (413)
+	EUnsupported  Code = "unsupported"          // not a supported media type (415)
+	EInvalid      Code = "invalid"              // well-formed input that breaks a rule (422)
+	EThrottled    Code = "throttled"            // too many attempts (429)
+	EInternal     Code = "internal"             // anything else (500)
+	EUnavailable  Code = "unavailable"          // busy or briefly out of a resource; retry later (503)
+	ENoSpace      Code = "insufficient_storage" // the server is out of storage (507)
 )
 
 // Error is an error with a code and a message that is safe to show a client.

@@ -21,6 +21,8 @@ var statusOf = map[app.Code]int{
 	app.EInvalid:      fiber.StatusUnprocessableEntity,
 	app.EThrottled:    fiber.StatusTooManyRequests,
 	app.EInternal:     fiber.StatusInternalServerError,
+	app.EUnavailable:  fiber.StatusServiceUnavailable,
+	app.ENoSpace:      fiber.StatusInsufficientStorage,
 }
 
 var codeOfStatus = map[int]app.Code{}

@@ -137,9 +137,6 @@ func (s *Service) Login(ctx context.Context, handle, password, network string) (
 	if !ok {
 		return nil, s.loginFailed(ctx, keys)
 	}
-	if err := s.Throttle.Reset(ctx, ActionLogin, keys[0]); err != nil {
-		return nil, err
-	}
 	if rehash {
 		if h, err := HashPassword(password); err == nil {
 			if _, err := s.DB.NewUpdate().Model((*Member)(nil)).Set("password_hash = ?", h).Where("id = ?", m.ID).Exec(ctx); err != nil {

@@ -69,15 +69,17 @@ func itemIDParam(c *fiber.Ctx) *int64 {
 // failure is the same "not found" as a missing item, with no cookie.
 func (s *Server) exchangeZat(c *fiber.Ctx, zat string) error {
 	held := s.ACL.OpenGuest(c.Cookies(s.cookies.guest))
-	t, outcome, err := s.ACL.ExchangeZat(c.UserContext(), zat, s.clientNetwork(c), held, itemIDParam(c))
+	ex, err := s.ACL.ExchangeZat(c.UserContext(), zat, s.clientNetwork(c), held, itemIDParam(c))
 	if err != nil {
 		return err
 	}
-	switch outcome {
+	switch ex.Outcome {
 	case acl.Opened, acl.Reopened:
-		s.setCookie(c, s.cookies.guest, s.ACL.SealGuest(held.With(t)), guestCookieLifetime)
+		s.setCookie(c, s.cookies.guest, s.ACL.SealGuest(held.With(ex.Token)), guestCookieLifetime)
 	case acl.NeedsOpen:
-		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(t, itemIDParam(c)), acl.PendingLifetime)
+		// The pending mark carries the item only when the token may open it,
+		// so that its landing-page events are never tied to another's item.
+		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(ex.Token, ex.Item), acl.PendingLifetime)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")

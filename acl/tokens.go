@@ -318,8 +318,11 @@ func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, 
 		ColumnExpr("guest_token.*").
 		ColumnExpr("0 AS items").
 		// Two index lookups rather than one OR, which no index serves.
-		ColumnExpr(`(SELECT count(*) FROM acl_entries AS e WHERE e.principal_id = guest_token.id)
+		// Only entries of the owner's own items count.
+		ColumnExpr(`(SELECT count(*) FROM acl_entries AS e JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = guest_token.owner_id
+     WHERE e.principal_id = guest_token.id)
   + (SELECT count(*) FROM group_members AS gm JOIN acl_entries AS e ON e.principal_id = gm.group_id
+     JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = guest_token.owner_id
      WHERE gm.principal_id = guest_token.id) AS entries`).
 		Where("guest_token.owner_id = ?", owner).Order("guest_token.id DESC").Scan(ctx)
 	if err != nil {

@@ -104,14 +104,16 @@ func (s *Server) guestMiss(c *fiber.Ctx, itemID *int64) error {
 			return err
 		}
 	}
-	return s.renderLanding(c, fiber.StatusOK, t, "")
+	return s.renderLanding(c, fiber.StatusOK, t, cleanLocation(c.Path(), string(c.Request().URI().QueryString())), "")
 }
 
-func (s *Server) renderLanding(c *fiber.Ctx, status int, t *acl.GuestToken, errMsg string) error {
+// renderLanding shows the landing page of a pending link; next is the page
+// the explicit open returns to.
+func (s *Server) renderLanding(c *fiber.Ctx, status int, t *acl.GuestToken, next, errMsg string) error {
 	guestHeaders(c)
 	return c.Status(status).Render("landing", fiber.Map{
 		"Title": "A link was shared with you", "Note": t.Note, "ExpiresAt": t.ExpiresAt, "HasPassword": t.HasPassword(),
-		"MaxUses": t.MaxUses, "CSRF": s.csrfToken(c), "Next": cleanLocation(c.Path(), string(c.Request().URI().QueryString())),
+		"MaxUses": t.MaxUses, "CSRF": s.csrfToken(c), "Next": next,
 		"Error": errMsg,
 	}, "layouts/bare")
 }
@@ -132,7 +134,8 @@ func (s *Server) openLink(c *fiber.Ctx) error {
 			if perr != nil {
 				return perr
 			}
-			return s.renderLanding(c, fiber.StatusUnauthorized, pt, app.ErrorMessage(err))
+			// The retry returns to the page the link was for, not to /open.
+			return s.renderLanding(c, fiber.StatusUnauthorized, pt, next, app.ErrorMessage(err))
 		}
 		return err
 	}

@@ -788,7 +788,16 @@ func TestPasswordLink(t *testing.T) {
 			t.Errorf("the token's log after a wrong password: %+v, want one denied_password entry", log)
 		}
 
-		resp = gtPost(t, cl, "/open", gtOpenForm(csrf, next, password))
+		// The retry is sent with the form the failed attempt showed, as a
+		// person would: it returns to the item, not to /open.
+		m, n := csrfRE.FindStringSubmatch(body), gtNextRE.FindStringSubmatch(body)
+		if m == nil || n == nil {
+			t.Fatalf("the landing page after a wrong password has no form:\n%s", gtShort(body))
+		}
+		if retryNext := html.UnescapeString(n[1]); retryNext != next {
+			t.Errorf("the form after a wrong password returns to %q, want %q", retryNext, next)
+		}
+		resp = gtPost(t, cl, "/open", gtOpenForm(html.UnescapeString(m[1]), html.UnescapeString(n[1]), password))
 		gtSee303(t, "the right password", resp, itemPath)
 		gtWantCookie(t, "the right password", resp, "hs_guest")
 		body = gtStatus(t, "the post after the password", gtGet(t, cl, itemPath), http.StatusOK)

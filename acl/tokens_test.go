@@ -418,12 +418,16 @@ func TestListTokensCountsWhatEachTokenOpens(t *testing.T) {
 		bp := w.post(bob.ID, "bob's public post")
 		w.acl(bob.ID, bp, true, nil, nil)
 
+		// The public post p4 is visible to every token but shared with none,
+		// so it counts for nobody, not even for a token it names.
+		p6 := w.post(alice.ID, "public, naming a token")
+		w.acl(alice.ID, p6, true, []int64{tDirect.ID}, nil)
 		want := map[int64]struct{ items, entries int }{
-			tDirect.ID: {3, 2}, // p1, p4, p5; entries p1, p5
-			tGroup.ID:  {3, 3}, // p2, p3, p4; entries p2, p3, p5 (all through the group)
-			tDenied.ID: {2, 4}, // p2, p4; entries p2, p3 (group and direct), p5
-			tAlbum.ID:  {4, 3}, // p4, p5, the album, photo 1; entries p5, the album, photo 2
-			tNone.ID:   {1, 0}, // p4
+			tDirect.ID: {2, 3}, // p1, p5; entries p1, p5, p6
+			tGroup.ID:  {2, 3}, // p2, p3; entries p2, p3, p5 (all through the group)
+			tDenied.ID: {1, 4}, // p2; entries p2, p3 (group and direct), p5
+			tAlbum.ID:  {3, 3}, // p5, the album, photo 1; entries p5, the album, photo 2
+			tNone.ID:   {0, 0},
 		}
 		ts, err := w.s.ListTokens(ctx, alice.ID)
 		if err != nil {

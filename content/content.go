@@ -192,15 +192,14 @@ type Viewer struct {
 	Guest  acl.GuestSession
 }
 
-// Anonymous reports whether the viewer has no identity at all.
-func (v Viewer) Anonymous() bool { return v.Member == nil && len(v.Guest.Tokens) == 0 }
-
 // Access is an item a viewer may open, with how: as its owner, as a member
 // named in its ACL, or through one of the viewer's guest tokens (with that
 // token's permissions).
 type Access struct {
-	Item         *Item
-	Owner        bool
+	Item  *Item
+	Owner bool
+	// Public is set when the item was opened only because anyone may see it.
+	Public       bool
 	TokenID      int64
 	CanDownload  bool
 	ShowMetadata bool
@@ -248,14 +247,13 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 			return nil, translate(err)
 		}
 	}
-	if len(v.Guest.Tokens) == 0 {
-		return nil, errNoItem
-	}
+	// Public means everyone: an item anyone may see opens for a viewer
+	// without a token too (the same statement, with no token to match).
 	row := new(guestRow)
 	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
 		return nil, translate(err)
 	}
-	return &Access{Item: &row.Item, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
+	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
 }
 
 // tokensArg passes a guest session's tokens to the prepared guest view as
@@ -276,22 +274,29 @@ func tokensArg(g acl.GuestSession) string {
 
 // guestViewSQL is the guest view: the session's live tokens (each at the
 // version the browser holds), the item, and the decision, in one statement.
-// Arguments: item id, tokensArg, now.
-const guestViewSQL = `SELECT i.*, t.id AS via_token, t.can_download, t.show_metadata
-FROM {tokens}
-JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
-JOIN items AS i ON i.id = {item} AND i.owner_id = t.owner_id
-WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
-  AND {visible}
-ORDER BY t.can_download DESC, t.show_metadata DESC
-LIMIT 1`
+// A session holding several tokens that may open the item gets the union of
+// their permissions, and is logged against the lowest of their ids; an item
+// anyone may see (acl.PublicSQL) opens without a token, with no download and
+// no metadata. Arguments: item id, tokensArg, now.
+const guestViewSQL = `SELECT i.*, COALESCE(g.via_token, 0) AS via_token,
+  COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata
+FROM items AS i
+JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata
+  FROM {tokens}
+  JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
+  JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id
+  WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
+    AND {visible}) AS g ON g.via_token IS NOT NULL OR {public}
+WHERE i.id = {item}`
 
 func newGuestView(db *bun.DB) *database.Prepared {
-	common := strings.NewReplacer("{visible}", acl.VisibleSQL("i", "t.id"))
+	common := strings.NewReplacer("{visible}", acl.VisibleSQL("gi", "t.id"), "{public}", acl.PublicSQL("i"))
 	sqlite := strings.NewReplacer("{tokens}", "json_each(?2) AS s", "{token id}", "json_extract(s.value, '$.i')",
-		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3").Replace(common.Replace(guestViewSQL))
+		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3",
+		"{any}", "max", "{false}", "0").Replace(common.Replace(guestViewSQL))
 	postgres := strings.NewReplacer("{tokens}", "jsonb_to_recordset($2::jsonb) AS s(i bigint, v int)", "{token id}", "s.i",
-		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz").Replace(common.Replace(guestViewSQL))
+		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz",
+		"{any}", "bool_or", "{false}", "false").Replace(common.Replace(guestViewSQL))
 	return database.NewPrepared(db, sqlite, postgres)
 }
 
@@ -314,7 +319,9 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 		ColumnExpr("i.*, t.id AS via_token, t.note AS token_note, t.expires_at AS token_expires").
 		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
 		Where(clause, args...).
+		// What was shared with the token: visible to it, and not to everyone.
 		Where(acl.VisibleSQL("i", "t.id")).
+		Where("NOT " + acl.PublicSQL("i")).
 		OrderExpr("i.id DESC").Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, translate(err)
@@ -336,7 +343,12 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 func (s *Service) AlbumPhotos(ctx context.Context, album *Access, v Viewer) ([]Item, error) {
 	photos := []Item{}
 	q := s.DB.NewSelect().Model(&photos).Where("i.album_id = ?", album.Item.ID).Where("i.kind = ?", KindPhoto)
-	if !album.Owner {
+	switch {
+	case album.Owner:
+	case album.Public:
+		// A public album shows every photo: no deny entry can name a
+		// viewer without an identity.
+	default:
 		principal := album.TokenID
 		if principal == 0 && v.Member != nil {
 			principal = v.Member.ID

@@ -28,9 +28,6 @@ func (s *Server) mediaFile(c *fiber.Ctx) error {
 		return err
 	}
 	v := viewer(c)
-	if v.Anonymous() {
-		return notFound
-	}
 	acc, err := s.Content.View(c.UserContext(), id, v)
 	if err != nil {
 		return err

@@ -31,12 +31,15 @@ const (
 type Item struct {
 	bun.BaseModel `bun:"table:items,alias:i"`
 
-	ID          int64   `bun:"id,pk,autoincrement"`
-	OwnerID     int64   `bun:"owner_id"`
-	Kind        string  `bun:"kind"`
-	Title       string  `bun:"title"`
-	Body        string  `bun:"body"`
-	AlbumID     *int64  `bun:"album_id"`
+	ID      int64  `bun:"id,pk,autoincrement"`
+	OwnerID int64  `bun:"owner_id"`
+	Kind    string `bun:"kind"`
+	Title   string `bun:"title"`
+	Body    string `bun:"body"`
+	AlbumID *int64 `bun:"album_id"`
+	// CoverID is an album's chosen cover photo; without one the album's
+	// first photo is its cover.
+	CoverID     *int64  `bun:"cover_id"`
 	Public      bool    `bun:"public"`
 	MediaKey    *string `bun:"media_key"`
 	ContentType *string `bun:"content_type"`
@@ -141,33 +144,105 @@ func (s *Service) Items(ctx context.Context, owner int64) ([]Item, error) {
 	return items, nil
 }
 
+// ItemEdit is a change to an item; nil fields stay as they are.
+type ItemEdit struct {
+	Title *string
+	// Body is a post's text or a photo's caption.
+	Body *string
+	// SetAlbum moves a photo into AlbumID, or out of its album when AlbumID
+	// is nil.
+	SetAlbum bool
+	AlbumID  *int64
+	// SetCover makes CoverID (a photo of the album) an album's cover, or
+	// goes back to the first photo when CoverID is nil.
+	SetCover bool
+	CoverID  *int64
+}
+
 // UpdateItem changes the title and body (caption) of one of owner's items.
 func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *string) (*Item, error) {
-	it, err := s.Item(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if title != nil {
-		if it.Title, err = app.CleanText("The title", *title, MaxTitle, false); err != nil {
-			return nil, err
+	return s.EditItem(ctx, owner, id, ItemEdit{Title: title, Body: body})
+}
+
+// EditItem applies an edit to one of owner's items in one transaction:
+// every field is checked first, so a refused edit changes nothing.
+func (s *Service) EditItem(ctx context.Context, owner, id int64, e ItemEdit) (*Item, error) {
+	var out *Item
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		it := new(Item)
+		if err := tx.NewSelect().Model(it).Where("i.id = ? AND i.owner_id = ?", id, owner).Scan(ctx); err != nil {
+			return translate(err)
 		}
-	}
-	if body != nil {
-		if it.Body, err = app.CleanText("The body", *body, MaxBody, true); err != nil {
-			return nil, err
+		var err error
+		if e.Title != nil {
+			if it.Title, err = app.CleanText("The title", *e.Title, MaxTitle, false); err != nil {
+				return err
+			}
 		}
-	}
-	if it.Kind == KindPost && it.Title == "" && it.Body == "" {
-		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
-	}
-	if it.Kind == KindAlbum && it.Title == "" {
-		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
-	}
-	it.UpdatedAt = s.now()
-	if _, err := s.DB.NewUpdate().Model(it).Column("title", "body", "updated_at").WherePK().Exec(ctx); err != nil {
-		return nil, translate(err)
-	}
-	return it, nil
+		if e.Body != nil {
+			what := "The body"
+			if it.Kind == KindPhoto {
+				what = "The caption"
+			}
+			if it.Kind == KindAlbum {
+				what = "The description"
+			}
+			if it.Body, err = app.CleanText(what, *e.Body, MaxBody, true); err != nil {
+				return err
+			}
+		}
+		if it.Kind == KindPost && it.Title == "" && it.Body == "" {
+			return app.Errorf(app.EInvalid, "A post needs a title or a body.")
+		}
+		if it.Kind == KindAlbum && it.Title == "" {
+			return app.Errorf(app.EInvalid, "An album needs a title.")
+		}
+		if e.SetAlbum {
+			if it.Kind != KindPhoto {
+				return app.Errorf(app.EInvalid, "Only photos go into albums.")
+			}
+			if e.AlbumID != nil {
+				var kind string
+				err := tx.NewRaw("SELECT kind FROM items WHERE id = ? AND owner_id = ?", *e.AlbumID, owner).Scan(ctx, &kind)
+				if (err != nil && errors.Is(err, sql.ErrNoRows)) || (err == nil && kind != KindAlbum) {
+					return app.Errorf(app.EInvalid, "Album %d is not one of your albums.", *e.AlbumID)
+				}
+				if err != nil {
+					return translate(err)
+				}
+			}
+			it.AlbumID = e.AlbumID
+		}
+		if e.SetCover {
+			if it.Kind != KindAlbum {
+				return app.Errorf(app.EInvalid, "Only albums have a cover.")
+			}
+			if e.CoverID != nil {
+				var n int
+				if err := tx.NewRaw("SELECT count(*) FROM items WHERE id = ? AND album_id = ? AND kind = ? AND owner_id = ?",
+					*e.CoverID, it.ID, KindPhoto, owner).Scan(ctx, &n); err != nil {
+					return translate(err)
+				}
+				if n == 0 {
+					return app.Errorf(app.EInvalid, "Photo %d is not in this album.", *e.CoverID)
+				}
+			}
+			it.CoverID = e.CoverID
+		}
+		it.UpdatedAt = s.now()
+		if _, err := tx.NewUpdate().Model(it).Column("title", "body", "album_id", "cover_id", "updated_at").WherePK().Exec(ctx); err != nil {
+			return translate(err)
+		}
+		if e.SetAlbum {
+			// A photo that leaves an album is no longer its cover.
+			if _, err := tx.NewRaw("UPDATE items SET cover_id = NULL WHERE cover_id = ? AND id IS DISTINCT FROM ?", it.ID, it.AlbumID).Exec(ctx); err != nil {
+				return translate(err)
+			}
+		}
+		out = it
+		return nil
+	})
+	return out, err
 }
 
 // DeleteItem deletes one of owner's items with its ACL and log, then a

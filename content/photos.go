@@ -89,22 +89,8 @@ func PhotoMeta(it *Item) *media.Metadata {
 // MoveToAlbum puts one of owner's photos into one of owner's albums (nil
 // takes it out).
 func (s *Service) MoveToAlbum(ctx context.Context, owner, photo int64, albumID *int64) error {
-	it, err := s.Item(ctx, owner, photo)
-	if err != nil {
-		return err
-	}
-	if it.Kind != KindPhoto {
-		return app.Errorf(app.EInvalid, "Only photos go into albums.")
-	}
-	if albumID != nil {
-		al, err := s.Item(ctx, owner, *albumID)
-		if err != nil || al.Kind != KindAlbum {
-			return app.Errorf(app.EInvalid, "Album %d is not one of your albums.", *albumID)
-		}
-	}
-	_, err = s.DB.NewUpdate().Model((*Item)(nil)).Set("album_id = ?", albumID).Set("updated_at = ?", s.now()).
-		Where("id = ? AND owner_id = ?", photo, owner).Exec(ctx)
-	return translate(err)
+	_, err := s.EditItem(ctx, owner, photo, ItemEdit{SetAlbum: true, AlbumID: albumID})
+	return err
 }
 
 // Variant chooses which stored file a viewer gets for a requested variant:

@@ -119,3 +119,39 @@ func (s *Service) OpenMedia(ctx context.Context, it *Item, variant string) (medi
 	}
 	return s.Media.Open(ctx, media.VariantKey(*it.MediaKey, variant))
 }
+
+// Download is one file of an album's download: the photo and the stored
+// variant the viewer gets (the original, or its clean copy without metadata).
+type Download struct {
+	Photo   Item
+	Variant string
+}
+
+// AlbumDownloads lists the photos of an album that the viewer may both see
+// and download, oldest first, each with the variant to send. An empty list
+// means there is nothing to download.
+func (s *Service) AlbumDownloads(ctx context.Context, album *Access, v Viewer) ([]Download, error) {
+	if album.Item.Kind != KindAlbum {
+		return nil, errNoItem
+	}
+	photos, err := s.AlbumPhotos(ctx, album, v)
+	if err != nil {
+		return nil, err
+	}
+	out := []Download{}
+	for i := range photos {
+		// Each photo is checked as its own page would be: a photo may reach
+		// the viewer through other tokens than the album, with other rights.
+		acc, err := s.View(ctx, photos[i].ID, v)
+		if app.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if variant, ok := Variant(acc, media.VariantOriginal); ok {
+			out = append(out, Download{Photo: *acc.Item, Variant: variant})
+		}
+	}
+	return out, nil
+}

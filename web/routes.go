@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	a.Get("/items/:id", with(guest, s.itemPage)...)
 	a.Get("/shared", with(guest, s.sharedPage)...)
 	a.Get("/media/:id/:variant", with(guest, s.mediaFile)...)
+	a.Get("/items/:id/download", with(guest, s.albumDownload)...)
 	// Uploads stream their body: no small-body limit, CSRF from the URL.
 	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkCSRF, s.uploadForm)
 	a.Post("/open", with(page, s.openLink)...)

@@ -37,7 +37,6 @@ const (
 // (session, CSRF on unsafe methods, sign-in required).
 func (s *Server) ownerPageRoutes(owner []fiber.Handler, with func([]fiber.Handler, fiber.Handler) []fiber.Handler) {
 	a := s.app
-	a.Get("/", with(owner, s.home)...)
 	a.Post("/posts", with(owner, s.createPostForm)...)
 	a.Post("/albums", with(owner, s.createAlbumForm)...)
 

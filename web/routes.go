@@ -27,6 +27,10 @@ func (s *Server) routes() {
 		return append(chain[:len(chain):len(chain)], h)
 	}
 
+	// "/" is the member's home, or while the hub has no member the form
+	// that creates the first one.
+	a.Get("/", with(page, s.start)...)
+	a.Post("/setup", with(page, s.setupForm)...)
 	a.Get("/login", with(page, s.loginPage)...)
 	a.Post("/login", with(page, s.login)...)
 	a.Post("/logout", with(page, s.logout)...)

@@ -180,6 +180,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg))
+	if code, ok, err := srv.SetupCode(ctx); err != nil {
+		return err
+	} else if ok {
+		// Deliberately printed: the one-time code that lets whoever reads
+		// this log create the hub's first member in the browser.
+		log.Info("No member yet: open "+cfg.BaseURL+"/ and enter this setup code to create the first account", "setup_code", code)
+	}
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
 	}

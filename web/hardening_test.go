@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -31,7 +32,7 @@ func orderedMultipart(t *testing.T, parts ...formPart) ([]byte, string) {
 	for _, p := range parts {
 		var err error
 		if p.filename != "" {
-			var fw interface{ Write([]byte) (int, error) }
+			var fw io.Writer
 			if fw, err = w.CreateFormFile(p.name, p.filename); err == nil {
 				_, err = fw.Write(p.data)
 			}

@@ -202,31 +202,36 @@ func errCutOff(err error) error {
 type endWatch struct {
 	r     io.Reader
 	delim []byte
-	tail  []byte // the last len(delim)-1 bytes read, for a delimiter split across reads
-	seen  bool
+	// tail holds the last len(delim)-1 bytes read (fewer at the start), for
+	// a delimiter split across reads; scratch is where tail meets the next read.
+	tail, scratch []byte
+	seen          bool
 }
 
 func newEndWatch(r io.Reader, boundary string) *endWatch {
+	delim := []byte("\n--" + boundary + "--")
+	w := &endWatch{r: r, delim: delim, tail: make([]byte, 0, len(delim)), scratch: make([]byte, 0, 2*len(delim))}
 	// The body's start counts as the start of a line.
-	return &endWatch{r: r, delim: []byte("\n--" + boundary + "--"), tail: []byte("\n")}
+	w.tail = append(w.tail, '\n')
+	return w
 }
 
 func (w *endWatch) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
-	if n > 0 && !w.seen {
-		k := len(w.delim) - 1
-		head := p[:min(n, k)]
-		joined := append(append(make([]byte, 0, len(w.tail)+len(head)), w.tail...), head...)
-		if bytes.Contains(joined, w.delim) || bytes.Contains(p[:n], w.delim) {
-			w.seen = true
-		} else {
-			if n >= k {
-				w.tail = append(w.tail[:0], p[n-k:n]...)
-			} else {
-				all := append(w.tail, p[:n]...)
-				w.tail = append(w.tail[:0:0], all[max(0, len(all)-k):]...)
-			}
-		}
+	if n == 0 || w.seen {
+		return n, err
+	}
+	k := len(w.delim) - 1
+	w.scratch = append(append(w.scratch[:0], w.tail...), p[:min(n, k)]...)
+	if bytes.Contains(w.scratch, w.delim) || bytes.Contains(p[:n], w.delim) {
+		w.seen = true
+		return n, err
+	}
+	if n >= k {
+		w.tail = append(w.tail[:0], p[n-k:n]...)
+	} else {
+		// scratch is the old tail followed by all of p[:n].
+		w.tail = append(w.tail[:0], w.scratch[max(0, len(w.scratch)-k):]...)
 	}
 	return n, err
 }

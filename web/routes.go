@@ -41,8 +41,9 @@ func (s *Server) routes() {
 	a.Get("/shared", with(guest, s.sharedPage)...)
 	a.Get("/media/:id/:variant", with(guest, s.mediaFile)...)
 	a.Get("/items/:id/download", with(guest, s.albumDownload)...)
-	// Uploads stream their body: no small-body limit, CSRF from the URL.
-	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkCSRF, s.uploadForm)
+	// Uploads stream their body: no small-body limit; the CSRF token comes
+	// from the header or from a part before the files (readUpload).
+	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkStreamedCSRF, s.uploadForm)
 	a.Post("/open", with(page, s.openLink)...)
 
 	a.Get("/settings/apitokens", with(owner, s.apiTokensPage)...)

@@ -383,3 +383,84 @@ func TestServePostgres(t *testing.T) {
 		t.Errorf("serve on PostgreSQL also made an SQLite file: %v", err)
 	}
 }
+
+// runWithin is run with the command bounded by d: for commands that would
+// otherwise wait for a lock.
+func runWithin(t *testing.T, d time.Duration, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr lockedBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: getenv}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := m.Run(ctx, args)
+	return stdout.String(), err
+}
+
+// A migration that crashed leaves bun's lock behind: every later migrate up
+// (and so every start) waits for it and fails; `migrate unlock` clears it,
+// on SQLite and on PostgreSQL.
+func TestMigrateUnlockClearsAStaleLock(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			dbURL := dbtest.URL(t, d)
+			getenv := env("HUBSHARE_DATABASE_URL", dbURL)
+			dir := t.TempDir()
+			// Something for migrate up to do afterwards.
+			if out, err := run(t, getenv, "", "migrate", "down", "--data-dir", dir); err != nil || !strings.Contains(out, "rolled back") {
+				t.Fatalf("migrate down: %q, %v", out, err)
+			}
+			out, err := run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "no migration lock was held" {
+				t.Fatalf("migrate unlock without a lock: %q, %v", out, err)
+			}
+
+			// A process takes the lock and dies before releasing it.
+			ctx := context.Background()
+			db, err := database.Open(ctx, dbURL, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mig, err := database.Migrator(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mig.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := mig.Lock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			database.Close(db)
+
+			// Without unlock, migrate up waits for the dead holder and gives
+			// up (here when its context ends) with advice.
+			out, err = runWithin(t, 3*time.Second, getenv, "migrate", "up", "--data-dir", dir)
+			if err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "hubshare migrate unlock") {
+				t.Fatalf("migrate up under a stale lock: %q, %v; want a locked error naming migrate unlock", out, err)
+			}
+			if strings.Contains(out, "applied") {
+				t.Fatalf("migrate up under a stale lock applied something: %q", out)
+			}
+
+			out, err = run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "removed the migration lock" {
+				t.Fatalf("migrate unlock: %q, %v", out, err)
+			}
+			out, err = run(t, getenv, "", "migrate", "up", "--data-dir", dir)
+			if err != nil || !strings.Contains(out, "applied ") {
+				t.Fatalf("migrate up after unlock: %q, %v", out, err)
+			}
+			out, err = run(t, getenv, "", "migrate", "status", "--data-dir", dir)
+			if err != nil || strings.Contains(out, "pending") {
+				t.Errorf("migrate status after unlock and up: %q, %v", out, err)
+			}
+			// migrate up released its own lock.
+			out, err = run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "no migration lock was held" {
+				t.Errorf("migrate unlock after a clean migrate up: %q, %v", out, err)
+			}
+		})
+	}
+}

@@ -52,6 +52,8 @@ const usage = `usage: hubshare <command> [flags]
 commands:
   serve                       run the service
   migrate up|down|status      manage the database schema
+  migrate unlock              clear the migration lock a crashed migration left
+                              (only while no other hubshare is migrating)
   member create --handle NAME create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
@@ -239,7 +241,7 @@ func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger, reten
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: hubshare migrate up|down|status"}
+		return usageError{"usage: hubshare migrate up|down|status|unlock"}
 	}
 	sub := args[0]
 	cfg, err := m.parse("migrate "+sub, args[1:], nil)
@@ -269,6 +271,17 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "%s %s\n", verb, n)
 		}
 		return nil
+	case "unlock":
+		held, err := database.Unlock(ctx, db)
+		if err != nil {
+			return err
+		}
+		if held {
+			fmt.Fprintln(m.Stdout, "removed the migration lock")
+		} else {
+			fmt.Fprintln(m.Stdout, "no migration lock was held")
+		}
+		return nil
 	case "status":
 		st, err := database.Status(ctx, db)
 		if err != nil {
@@ -283,7 +296,7 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return usageError{"usage: hubshare migrate up|down|status"}
+	return usageError{"usage: hubshare migrate up|down|status|unlock"}
 }
 
 // prepareSchema applies pending migrations, or with --no-migrate refuses a

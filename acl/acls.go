@@ -77,25 +77,30 @@ func (s *Service) PutACL(ctx context.Context, owner, item int64, a ACL) (*ACL, e
 		if err := checkPrincipals(ctx, tx, owner, append(slices.Clone(allow), deny...), true); err != nil {
 			return err
 		}
-		if _, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx); err != nil {
-			return translate(err)
-		}
-		if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ?", item).Exec(ctx); err != nil {
-			return translate(err)
-		}
-		es := make([]aclEntry, 0, len(allow)+len(deny))
-		for _, id := range allow {
-			es = append(es, aclEntry{ItemID: item, PrincipalID: id})
-		}
-		for _, id := range deny {
-			es = append(es, aclEntry{ItemID: item, PrincipalID: id, Deny: true})
-		}
-		if len(es) > 0 {
-			if _, err := tx.NewInsert().Model(&es).Exec(ctx); err != nil {
+		err := withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+			if _, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx); err != nil {
 				return translate(err)
 			}
+			if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ?", item).Exec(ctx); err != nil {
+				return translate(err)
+			}
+			es := make([]aclEntry, 0, len(allow)+len(deny))
+			for _, id := range allow {
+				es = append(es, aclEntry{ItemID: item, PrincipalID: id})
+			}
+			for _, id := range deny {
+				es = append(es, aclEntry{ItemID: item, PrincipalID: id, Deny: true})
+			}
+			if len(es) > 0 {
+				if _, err := tx.NewInsert().Model(&es).Exec(ctx); err != nil {
+					return translate(err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		var err error
 		out, err = itemACL(ctx, tx, owner, item)
 		return err
 	})
@@ -116,27 +121,37 @@ func (s *Service) grant(ctx context.Context, tx bun.IDB, owner, item, principal 
 	if err := checkPrincipals(ctx, tx, owner, []int64{principal}, true); err != nil {
 		return err
 	}
-	_, err := tx.NewInsert().Model(&aclEntry{ItemID: item, PrincipalID: principal, Deny: deny}).
-		On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx)
-	return translate(err)
+	return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+		_, err := tx.NewInsert().Model(&aclEntry{ItemID: item, PrincipalID: principal, Deny: deny}).
+			On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx)
+		return translate(err)
+	})
 }
 
 // Ungrant removes a principal from the item's ACL.
 func (s *Service) Ungrant(ctx context.Context, owner, item, principal int64) error {
-	if _, err := ownedItem(ctx, s.DB, owner, item); err != nil {
-		return err
-	}
-	_, err := s.DB.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id = ?", item, principal).Exec(ctx)
-	return translate(err)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := ownedItem(ctx, tx, owner, item); err != nil {
+			return err
+		}
+		return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+			_, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id = ?", item, principal).Exec(ctx)
+			return translate(err)
+		})
+	})
 }
 
 // SetPublic changes the item's public flag.
 func (s *Service) SetPublic(ctx context.Context, owner, item int64, public bool) error {
-	if _, err := ownedItem(ctx, s.DB, owner, item); err != nil {
-		return err
-	}
-	_, err := s.DB.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ? AND owner_id = ?", public, s.now(), item, owner).Exec(ctx)
-	return translate(err)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := ownedItem(ctx, tx, owner, item); err != nil {
+			return err
+		}
+		return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+			_, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ? AND owner_id = ?", public, s.now(), item, owner).Exec(ctx)
+			return translate(err)
+		})
+	})
 }
 
 // ShareItem is the one-click share: a new token, already in the item's

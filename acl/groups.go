@@ -2,6 +2,7 @@ package acl
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -131,9 +132,14 @@ func (s *Service) DeleteGroup(ctx context.Context, owner, id int64) error {
 	if _, err := s.Group(ctx, owner, id); err != nil {
 		return err
 	}
-	// Deleting the principal cascades to the group, its members and its ACL entries.
-	_, err := s.DB.NewRaw("DELETE FROM principals WHERE id = ? AND kind = 'group'", id).Exec(ctx)
-	return translate(err)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		none := func([]int64) ([]int64, error) { return nil, nil }
+		return withMembershipChanging(ctx, tx, owner, id, none, func() error {
+			// Deleting the principal cascades to the group, its members and its ACL entries.
+			_, err := tx.NewRaw("DELETE FROM principals WHERE id = ? AND kind = 'group'", id).Exec(ctx)
+			return translate(err)
+		})
+	})
 }
 
 // SetGroupMembers replaces the members of a group: members of the hub and
@@ -148,19 +154,25 @@ func (s *Service) SetGroupMembers(ctx context.Context, owner, id int64, members 
 		if err := checkPrincipals(ctx, tx, owner, members, false); err != nil {
 			return err
 		}
-		if _, err := tx.NewDelete().Model((*groupMember)(nil)).Where("group_id = ?", id).Exec(ctx); err != nil {
-			return translate(err)
-		}
-		if len(members) > 0 {
-			rows := make([]groupMember, len(members))
-			for i, m := range members {
-				rows[i] = groupMember{GroupID: id, PrincipalID: m}
-			}
-			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+		next := func([]int64) ([]int64, error) { return tokensAmong(ctx, tx, owner, members) }
+		err := withMembershipChanging(ctx, tx, owner, id, next, func() error {
+			if _, err := tx.NewDelete().Model((*groupMember)(nil)).Where("group_id = ?", id).Exec(ctx); err != nil {
 				return translate(err)
 			}
+			if len(members) > 0 {
+				rows := make([]groupMember, len(members))
+				for i, m := range members {
+					rows[i] = groupMember{GroupID: id, PrincipalID: m}
+				}
+				if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+					return translate(err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		var err error
 		g, err = group(ctx, tx, owner, id)
 		return err
 	})
@@ -176,16 +188,32 @@ func (s *Service) AddGroupMember(ctx context.Context, owner, id, principal int64
 		if err := checkPrincipals(ctx, tx, owner, []int64{principal}, false); err != nil {
 			return err
 		}
-		_, err := tx.NewInsert().Model(&groupMember{GroupID: id, PrincipalID: principal}).On("CONFLICT DO NOTHING").Exec(ctx)
-		return translate(err)
+		next := func(before []int64) ([]int64, error) {
+			added, err := tokensAmong(ctx, tx, owner, []int64{principal})
+			if err != nil || len(added) == 0 || slices.Contains(before, principal) {
+				return before, err
+			}
+			return append(slices.Clone(before), principal), nil
+		}
+		return withMembershipChanging(ctx, tx, owner, id, next, func() error {
+			_, err := tx.NewInsert().Model(&groupMember{GroupID: id, PrincipalID: principal}).On("CONFLICT DO NOTHING").Exec(ctx)
+			return translate(err)
+		})
 	})
 }
 
 // RemoveGroupMember removes one member or token from a group.
 func (s *Service) RemoveGroupMember(ctx context.Context, owner, id, principal int64) error {
-	if _, err := s.Group(ctx, owner, id); err != nil {
-		return err
-	}
-	_, err := s.DB.NewDelete().Model((*groupMember)(nil)).Where("group_id = ? AND principal_id = ?", id, principal).Exec(ctx)
-	return translate(err)
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := group(ctx, tx, owner, id); err != nil {
+			return err
+		}
+		next := func(before []int64) ([]int64, error) {
+			return slices.DeleteFunc(slices.Clone(before), func(t int64) bool { return t == principal }), nil
+		}
+		return withMembershipChanging(ctx, tx, owner, id, next, func() error {
+			_, err := tx.NewDelete().Model((*groupMember)(nil)).Where("group_id = ? AND principal_id = ?", id, principal).Exec(ctx)
+			return translate(err)
+		})
+	})
 }

@@ -1,0 +1,403 @@
+package acl
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/app/database"
+)
+
+// A token's reach is kept, not computed on every listing: token_stats holds,
+// for every token, how many items are shared with it (Shares: visible to it
+// and not public, directly, through a group or through an album, deny taken
+// into account) and how many ACL entries name it (directly or through a
+// group). Every change that can move either number — an ACL, a public flag, a
+// group's members, a group's deletion, a photo entering or leaving an album,
+// an item's deletion — updates them in its own transaction, by the
+// difference it makes: the shares of the items it touches are computed for
+// the tokens that can be concerned, before and after the change, with the one
+// SQL statement of the rule (VisibleSQL and PublicSQL), and the counts move by
+// the difference. So a write costs what it changes, and a listing reads one
+// row per token whatever the size of the owner's data. An owner's changes are
+// serialised (SQLite transactions begin immediate; PostgreSQL takes an
+// advisory lock per owner), so that concurrent edits never miss each other.
+//
+// The live state of a token (revoked, expired, used up) is applied when the
+// counts are read: a dead token opens nothing.
+
+// tokenStats is one row of token_stats.
+type tokenStats struct {
+	bun.BaseModel `bun:"table:token_stats"`
+
+	TokenID int64 `bun:"token_id,pk"`
+	Items   int   `bun:"items"`
+	Entries int   `bun:"entries"`
+}
+
+// reachLockSpace keeps the owner locks apart from other advisory locks.
+const reachLockSpace = 0x68730001
+
+// lockOwner serialises the reach-changing writes of one owner.
+func lockOwner(ctx context.Context, tx bun.IDB, owner int64) error {
+	if database.IsSQLite(tx) {
+		// Write transactions begin immediate: one writer at a time.
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", reachLockSpace, int32(owner))
+	return translate(err)
+}
+
+// sharePair is a token and an item shared with it.
+type sharePair struct {
+	TokenID int64 `bun:"tid"`
+	ItemID  int64 `bun:"iid"`
+}
+
+// candidates lists owner's tokens that an entry of the items, or of their
+// albums, names directly or through a group: the only tokens the items can be
+// shared with.
+func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]int64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	err := tx.NewRaw(`WITH x AS (
+  SELECT id FROM items WHERE id IN (?0) AND owner_id = ?1
+  UNION SELECT album_id FROM items WHERE id IN (?0) AND owner_id = ?1 AND album_id IS NOT NULL
+), named AS (
+  SELECT e.principal_id AS pid FROM acl_entries AS e WHERE e.item_id IN (SELECT id FROM x)
+)
+SELECT t.id FROM guest_tokens AS t WHERE t.owner_id = ?1 AND (
+  t.id IN (SELECT pid FROM named)
+  OR t.id IN (SELECT gm.principal_id FROM group_members AS gm WHERE gm.group_id IN (SELECT pid FROM named)))`,
+		bun.List(items), owner).Scan(ctx, &ids)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return ids, nil
+}
+
+// sharedPairs lists which of the items are shared with which of the tokens,
+// by the rule's SQL.
+func sharedPairs(ctx context.Context, tx bun.IDB, owner int64, items, tokens []int64) ([]sharePair, error) {
+	if len(items) == 0 || len(tokens) == 0 {
+		return nil, nil
+	}
+	var out []sharePair
+	err := tx.NewRaw(`SELECT t.id AS tid, i.id AS iid FROM items AS i
+JOIN guest_tokens AS t ON t.owner_id = i.owner_id
+WHERE i.owner_id = ? AND i.id IN (?) AND t.id IN (?)
+  AND `+VisibleSQL("i", "t.id")+` AND NOT `+PublicSQL("i"),
+		owner, bun.List(items), bun.List(tokens)).Scan(ctx, &out)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// reachEdit is one reach-changing write, described before it runs.
+type reachEdit struct {
+	// Items whose sharing the write can change.
+	Items []int64
+	// Tokens, when only these can be concerned (a group membership);
+	// nil means every candidate of the items.
+	Tokens []int64
+}
+
+// withReach runs apply inside tx and moves the counts of token_stats by the
+// difference it makes to the shares of the edit's items. scope describes the
+// edit; it runs after the owner's lock is held, before apply.
+func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reachEdit, error), apply func() error) error {
+	if err := lockOwner(ctx, tx, owner); err != nil {
+		return err
+	}
+	ed, err := scope()
+	if err != nil {
+		return err
+	}
+	concerned := func() ([]int64, error) {
+		if ed.Tokens != nil {
+			return ed.Tokens, nil
+		}
+		return candidates(ctx, tx, owner, ed.Items)
+	}
+	before, err := concerned()
+	if err != nil {
+		return err
+	}
+	was, err := sharedPairs(ctx, tx, owner, ed.Items, before)
+	if err != nil {
+		return err
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	after, err := concerned()
+	if err != nil {
+		return err
+	}
+	is, err := sharedPairs(ctx, tx, owner, ed.Items, after)
+	if err != nil {
+		return err
+	}
+	delta := map[int64]int{}
+	for _, p := range was {
+		delta[p.TokenID]--
+	}
+	for _, p := range is {
+		delta[p.TokenID]++
+	}
+	return addStats(ctx, tx, delta, "items")
+}
+
+// addStats adds each token's delta to one column of token_stats.
+func addStats(ctx context.Context, tx bun.IDB, delta map[int64]int, column string) error {
+	for id, d := range delta {
+		if d == 0 {
+			continue
+		}
+		if _, err := tx.NewRaw(fmt.Sprintf("UPDATE token_stats SET %[1]s = %[1]s + ? WHERE token_id = ?", column), d, id).Exec(ctx); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// entryDelta moves the entries counts for ACL entries naming the principals
+// (one per entry, repeats counted) that appear (sign +1) or go away (sign
+// -1): a named token's own count, and the count of every token in a named
+// group.
+func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64, sign int) error {
+	if len(principals) == 0 {
+		return nil
+	}
+	times := map[int64]int{}
+	for _, p := range principals {
+		times[p]++
+	}
+	keys := make([]int64, 0, len(times))
+	for p := range times {
+		keys = append(keys, p)
+	}
+	var tokens []int64
+	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, bun.List(keys)).Scan(ctx, &tokens)
+	if err != nil && !isNoRows(err) {
+		return translate(err)
+	}
+	delta := map[int64]int{}
+	for _, t := range tokens {
+		delta[t] += sign * times[t]
+	}
+	var members []struct {
+		GroupID int64 `bun:"group_id"`
+		TokenID int64 `bun:"token_id"`
+	}
+	err = tx.NewRaw(`SELECT gm.group_id, gm.principal_id AS token_id FROM group_members AS gm
+JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?
+WHERE gm.group_id IN (?)`, owner, bun.List(keys)).Scan(ctx, &members)
+	if err != nil && !isNoRows(err) {
+		return translate(err)
+	}
+	for _, m := range members {
+		delta[m.TokenID] += sign * times[m.GroupID]
+	}
+	return addStats(ctx, tx, delta, "entries")
+}
+
+// itemPrincipals lists the principals the entries of the items name, one per
+// entry.
+func itemPrincipals(ctx context.Context, tx bun.IDB, items []int64) ([]int64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var ids []int64
+	err := tx.NewRaw("SELECT principal_id FROM acl_entries WHERE item_id IN (?)", bun.List(items)).Scan(ctx, &ids)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return ids, nil
+}
+
+// withItemsChanging runs apply, a write that changes the ACL entries, public
+// flags, albums or existence of the items, and keeps token_stats in step: the
+// shares of the items and of their photos, and the entry counts of what the
+// items' entries name before and after.
+func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, apply func() error) error {
+	var entriesBefore []int64
+	scope := func() (reachEdit, error) {
+		all, err := withPhotos(ctx, tx, owner, items)
+		if err != nil {
+			return reachEdit{}, err
+		}
+		entriesBefore, err = itemPrincipals(ctx, tx, items)
+		return reachEdit{Items: all}, err
+	}
+	return withReach(ctx, tx, owner, scope, func() error {
+		if err := apply(); err != nil {
+			return err
+		}
+		after, err := itemPrincipals(ctx, tx, items)
+		if err != nil {
+			return err
+		}
+		gone, came := diffMultiset(entriesBefore, after)
+		if err := entryDelta(ctx, tx, owner, gone, -1); err != nil {
+			return err
+		}
+		return entryDelta(ctx, tx, owner, came, +1)
+	})
+}
+
+// withPhotos adds to the items the photos of those that are albums.
+func withPhotos(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]int64, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var photos []int64
+	err := tx.NewRaw("SELECT id FROM items WHERE album_id IN (?) AND owner_id = ?", bun.List(items), owner).Scan(ctx, &photos)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	out := append(slices.Clone(items), photos...)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// diffMultiset returns what is in a but not b, and in b but not a, counting
+// repeats.
+func diffMultiset(a, b []int64) (onlyA, onlyB []int64) {
+	n := map[int64]int{}
+	for _, x := range a {
+		n[x]++
+	}
+	for _, x := range b {
+		n[x]--
+	}
+	for x, c := range n {
+		for ; c > 0; c-- {
+			onlyA = append(onlyA, x)
+		}
+		for ; c < 0; c++ {
+			onlyB = append(onlyB, x)
+		}
+	}
+	return onlyA, onlyB
+}
+
+// withMembershipChanging runs apply, a write that changes which tokens are in
+// the group, or deletes it; next tells, from the group's tokens before, its
+// tokens as apply leaves them. token_stats follows for the tokens that join or leave: their shares
+// on the items that name the group (and those items' photos), and their
+// entry counts by the entries naming the group.
+func withMembershipChanging(ctx context.Context, tx bun.IDB, owner, group int64, next func(before []int64) ([]int64, error), apply func() error) error {
+	var before, after, named []int64
+	scope := func() (reachEdit, error) {
+		var err error
+		if before, err = groupTokens(ctx, tx, owner, group); err != nil {
+			return reachEdit{}, err
+		}
+		if after, err = next(before); err != nil {
+			return reachEdit{}, err
+		}
+		if err := tx.NewRaw("SELECT item_id FROM acl_entries WHERE principal_id = ?", group).Scan(ctx, &named); err != nil && !isNoRows(err) {
+			return reachEdit{}, translate(err)
+		}
+		left, joined := diffMultiset(before, after)
+		items, err := withPhotos(ctx, tx, owner, named)
+		return reachEdit{Items: items, Tokens: append(left, joined...)}, err
+	}
+	return withReach(ctx, tx, owner, scope, func() error {
+		if err := apply(); err != nil {
+			return err
+		}
+		left, joined := diffMultiset(before, after)
+		delta := map[int64]int{}
+		for _, t := range left {
+			delta[t] -= len(named)
+		}
+		for _, t := range joined {
+			delta[t] += len(named)
+		}
+		return addStats(ctx, tx, delta, "entries")
+	})
+}
+
+// groupTokens lists owner's tokens in the group.
+func groupTokens(ctx context.Context, tx bun.IDB, owner, group int64) ([]int64, error) {
+	var ids []int64
+	err := tx.NewRaw(`SELECT gm.principal_id FROM group_members AS gm
+JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?
+WHERE gm.group_id = ?`, owner, group).Scan(ctx, &ids)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return ids, nil
+}
+
+// tokensAmong returns the ids that are owner's tokens.
+func tokensAmong(ctx context.Context, tx bun.IDB, owner int64, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []int64
+	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, bun.List(ids)).Scan(ctx, &out)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// ItemsChanging runs apply inside tx, a write of another package that
+// changes the albums or the existence of owner's items (a photo moved into or
+// out of an album, an item deleted, a photo saved into an album), and keeps
+// the tokens' reach in step. tx must be a transaction.
+func (s *Service) ItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, apply func() error) error {
+	return withItemsChanging(ctx, tx, owner, items, apply)
+}
+
+// rebuildStats recomputes token_stats for every token of owner from scratch,
+// with set operations over the owner's ACL entries: the reference the kept
+// counts must equal, and how tokens without a row get one.
+func rebuildStats(ctx context.Context, tx bun.IDB, owner int64) error {
+	if err := lockOwner(ctx, tx, owner); err != nil {
+		return err
+	}
+	if _, err := tx.NewRaw("DELETE FROM token_stats WHERE token_id IN (SELECT id FROM guest_tokens WHERE owner_id = ?)", owner).Exec(ctx); err != nil {
+		return translate(err)
+	}
+	_, err := tx.NewRaw(`INSERT INTO token_stats (token_id, items, entries)
+WITH tp AS (
+  SELECT t.id AS tid, t.id AS pid FROM guest_tokens AS t WHERE t.owner_id = ?0
+  UNION ALL
+  SELECT gm.principal_id, gm.group_id FROM group_members AS gm JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?0
+), ent AS (
+  SELECT tp.tid, e.item_id, e.deny FROM tp JOIN acl_entries AS e ON e.principal_id = tp.pid
+  JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = ?0
+), denied AS (
+  SELECT tid, item_id FROM ent WHERE deny
+), direct AS (
+  SELECT tid, item_id FROM ent WHERE NOT deny
+  EXCEPT
+  SELECT tid, item_id FROM denied
+), seen AS (
+  SELECT tid, item_id FROM direct
+  UNION
+  SELECT d.tid, ch.id FROM direct AS d JOIN items AS ch ON ch.album_id = d.item_id AND ch.owner_id = ?0
+  EXCEPT
+  SELECT tid, item_id FROM denied
+), counted AS (
+  SELECT seen.tid, count(*) AS n FROM seen JOIN items AS i ON i.id = seen.item_id
+  WHERE NOT `+PublicSQL("i")+`
+  GROUP BY seen.tid
+), entries AS (
+  SELECT tid, count(*) AS n FROM ent GROUP BY tid
+)
+SELECT t.id, COALESCE(c.n, 0), COALESCE(en.n, 0) FROM guest_tokens AS t
+LEFT JOIN counted AS c ON c.tid = t.id
+LEFT JOIN entries AS en ON en.tid = t.id
+WHERE t.owner_id = ?0`, owner).Exec(ctx)
+	return translate(err)
+}

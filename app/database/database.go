@@ -269,6 +269,8 @@ func Translate(err error) error {
 			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
 		case "22P02", "22003":
 			return app.Wrap(err, app.EInvalid, "A value is out of range.")
+		case "53100": // disk_full
+			return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 		}
 		return err
 	}
@@ -279,6 +281,10 @@ func Translate(err error) error {
 			return app.Wrap(err, app.EConflict, "That already exists.")
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
 			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
+		}
+		// The primary code is the low byte of an extended one.
+		if sqErr.Code()&0xff == sqlite3.SQLITE_FULL {
+			return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 		}
 	}
 	return err

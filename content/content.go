@@ -59,6 +59,10 @@ type Service struct {
 	Media media.Store
 	// MaxUpload is the largest accepted photo, in bytes.
 	MaxUpload int64
+	// Space, when set, guards the filesystem of the data directory: new
+	// content is refused while it is nearly full, so that deletions still
+	// have room. See media.Reserve.
+	Space *media.Reserve
 
 	guestView *database.Prepared
 }
@@ -71,6 +75,14 @@ func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
 
 var errNoItem = app.Errorf(app.ENotFound, "Not found.")
+
+// admit refuses new content with ENoSpace while the storage is low.
+func (s *Service) admit() error {
+	if err := s.Space.Admit(); err != nil {
+		return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
+	}
+	return nil
+}
 
 func translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -98,6 +110,9 @@ func (s *Service) CreatePost(ctx context.Context, owner int64, title, body strin
 	if title == "" && body == "" {
 		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
 	}
+	if err := s.admit(); err != nil {
+		return nil, err
+	}
 	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindPost, Title: title, Body: body})
 }
 
@@ -109,6 +124,9 @@ func (s *Service) CreateAlbum(ctx context.Context, owner int64, title string) (*
 	}
 	if title == "" {
 		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
+	}
+	if err := s.admit(); err != nil {
+		return nil, err
 	}
 	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindAlbum, Title: title})
 }

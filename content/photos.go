@@ -2,11 +2,18 @@ package content
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/database"
 	"hubshare/content/media"
 )
 
@@ -23,10 +30,17 @@ type PhotoUpload struct {
 // the title and album (which may follow the file in a form) are known, and
 // DiscardPhoto removes the files if it cannot.
 func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo, error) {
+	if err := s.admit(); err != nil {
+		return nil, err
+	}
 	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, media.Limits{})
 	switch {
 	case err == nil:
 		return p, nil
+	case media.IsNoSpace(err):
+		// Deletions need the reserve more than uploads do.
+		s.Space.Release()
+		return nil, app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 	case errors.Is(err, media.ErrTooLarge):
 		return nil, app.Errorf(app.ETooLarge, "The photo is larger than the limit of %d MiB.", s.MaxUpload>>20)
 	case errors.Is(err, media.ErrUnsupported):
@@ -132,4 +146,96 @@ func (s *Service) OpenMedia(ctx context.Context, it *Item, variant string) (medi
 		return nil, errNoItem
 	}
 	return s.Media.Open(ctx, media.VariantKey(*it.MediaKey, variant))
+}
+
+// SweepResult counts what SweepMedia removed.
+type SweepResult struct {
+	TempFiles   int   // temporary files of uploads that never finished
+	OrphanFiles int   // stored objects no photo refers to
+	Bytes       int64 // freed, both kinds together
+}
+
+// sweepBatch bounds the keys looked up in one query.
+const sweepBatch = 500
+
+// SweepMedia removes what a crash or a kill left in the media store:
+// temporary files, and stored objects that no photo row refers to, when they
+// were last modified more than minAge ago. A photo's files are all written
+// before its row, so a younger object may belong to an upload in progress:
+// minAge must be longer than any upload takes (media.DefaultSweepAge).
+// A store that cannot list what it holds is left alone.
+func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepResult, error) {
+	var res SweepResult
+	inv, ok := s.Media.(media.Inventory)
+	if !ok {
+		return res, nil
+	}
+	before := s.Clock.Now().Add(-minAge)
+	n, b, err := inv.SweepTemp(before)
+	res.TempFiles, res.Bytes = n, b
+	if err != nil {
+		return res, err
+	}
+	// The files first, then the rows: a row always comes after its files, so
+	// every row of a listed file that is old enough is already visible.
+	old := map[string][]media.ObjectInfo{}
+	err = inv.Walk(ctx, func(o media.ObjectInfo) error {
+		if o.ModTime.Before(before) {
+			base := o.Key[:strings.LastIndexByte(o.Key, '/')]
+			old[base] = append(old[base], o)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	bases := make([]string, 0, len(old))
+	for base := range old {
+		bases = append(bases, base)
+	}
+	for len(bases) > 0 {
+		batch := bases[:min(len(bases), sweepBatch)]
+		bases = bases[len(batch):]
+		var used []string
+		err := s.DB.NewSelect().Model((*Item)(nil)).Column("media_key").
+			Where("media_key IN (?)", bun.In(batch)).Scan(ctx, &used)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return res, translate(err)
+		}
+		for _, k := range used {
+			delete(old, k)
+		}
+		for _, base := range batch {
+			for _, o := range old[base] {
+				if err := s.Media.Delete(ctx, o.Key); err != nil {
+					return res, fmt.Errorf("sweep %s: %w", o.Key, err)
+				}
+				res.OrphanFiles++
+				res.Bytes += o.Size
+			}
+		}
+	}
+	return res, nil
+}
+
+// StorageProblem says why new content cannot be stored now, in words fit
+// for a health check, or returns "" when it can: the data storage is low
+// (see media.Reserve), the database's last write failed for lack of space,
+// or a probe write to the media store fails.
+func (s *Service) StorageProblem() string {
+	if err := s.Space.Admit(); err != nil {
+		return "the data storage is out of space"
+	}
+	if err := database.WriteProblem(s.DB); err != nil {
+		return "the database is out of storage space"
+	}
+	if p, ok := s.Media.(interface{ Probe() error }); ok {
+		if err := p.Probe(); err != nil {
+			if media.IsNoSpace(err) {
+				return "the media store is out of storage space"
+			}
+			return "the media store cannot be written"
+		}
+	}
+	return ""
 }

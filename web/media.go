@@ -108,10 +108,10 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 			for _, p := range up.photos {
 				s.Content.DiscardPhoto(c.UserContext(), p)
 			}
-			if app.ErrorCode(err) == app.ETooLarge {
+			if code := app.ErrorCode(err); code == app.ETooLarge || code == app.ENoSpace {
 				// Read (and drop) a bounded part of what the client is still
-				// sending, so that it is reading when the 413 arrives rather
-				// than having its connection reset mid-upload.
+				// sending, so that it is reading when the 413 or 507 arrives
+				// rather than having its connection reset mid-upload.
 				io.CopyN(io.Discard, body, s.Config.MaxUpload)
 			}
 		}

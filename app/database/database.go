@@ -80,6 +80,7 @@ func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	}
 	AddQueryHook(db, counterHook{})
+	AddQueryHook(db, &fullHook{})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
@@ -312,4 +313,39 @@ func (counterHook) AfterQuery(ctx context.Context, _ *bun.QueryEvent) {
 	if c, ok := ctx.Value(counterKey{}).(*QueryCounter); ok {
 		c.n.Add(1)
 	}
+}
+
+// fullHook remembers whether the last write failed because the database is
+// out of storage; a later successful write clears it. It lets the health
+// check report a full database without writing anything itself.
+type fullHook struct{ full atomic.Bool }
+
+func (*fullHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+
+func (h *fullHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	switch {
+	case e.Err != nil:
+		if app.ErrorCode(Translate(e.Err)) == app.ENoSpace {
+			h.full.Store(true)
+		}
+	case h.full.Load():
+		switch e.Operation() {
+		case "INSERT", "UPDATE", "DELETE":
+			h.full.Store(false)
+		}
+	}
+}
+
+// ErrFull is returned by WriteProblem while the database is out of storage.
+var ErrFull = errors.New("the database is out of storage space")
+
+// WriteProblem returns ErrFull when the last write to db failed because its
+// storage is full (and no write has succeeded since), else nil.
+func WriteProblem(db *bun.DB) error {
+	for _, h := range hooksOf(db) {
+		if f, ok := h.(*fullHook); ok && f.full.Load() {
+			return ErrFull
+		}
+	}
+	return nil
 }

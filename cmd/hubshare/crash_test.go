@@ -40,9 +40,9 @@ func TestMain(m *testing.M) {
 
 // child is a serve process.
 type child struct {
-	t   *testing.T
-	cmd *exec.Cmd
-	mu  sync.Mutex
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
 	log  []string
 	done bool // the log has ended
 	addr string

@@ -315,10 +315,15 @@ func (counterHook) AfterQuery(ctx context.Context, _ *bun.QueryEvent) {
 	}
 }
 
-// fullHook remembers whether the last write failed because the database is
-// out of storage; a later successful write clears it. It lets the health
-// check report a full database without writing anything itself.
-type fullHook struct{ full atomic.Bool }
+// fullHook remembers that a write failed because the database is out of
+// storage, until a later write succeeds or fullFor has passed (the health
+// check must not stay failed for ever once traffic is sent elsewhere and
+// nothing writes). It lets the health check report a full database without
+// writing anything itself.
+type fullHook struct{ until atomic.Int64 } // unix nanoseconds; 0 when not full
+
+// fullFor is how long a disk-full error is reported without a new one.
+const fullFor = time.Minute
 
 func (*fullHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
 
@@ -326,12 +331,12 @@ func (h *fullHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	switch {
 	case e.Err != nil:
 		if app.ErrorCode(Translate(e.Err)) == app.ENoSpace {
-			h.full.Store(true)
+			h.until.Store(time.Now().Add(fullFor).UnixNano())
 		}
-	case h.full.Load():
-		switch e.Operation() {
+	case h.until.Load() != 0:
+		switch strings.ToUpper(e.Operation()) {
 		case "INSERT", "UPDATE", "DELETE":
-			h.full.Store(false)
+			h.until.Store(0)
 		}
 	}
 }
@@ -339,11 +344,11 @@ func (h *fullHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 // ErrFull is returned by WriteProblem while the database is out of storage.
 var ErrFull = errors.New("the database is out of storage space")
 
-// WriteProblem returns ErrFull when the last write to db failed because its
-// storage is full (and no write has succeeded since), else nil.
+// WriteProblem returns ErrFull when a write to db failed in the last minute
+// because its storage is full and no write has succeeded since, else nil.
 func WriteProblem(db *bun.DB) error {
 	for _, h := range hooksOf(db) {
-		if f, ok := h.(*fullHook); ok && f.full.Load() {
+		if f, ok := h.(*fullHook); ok && time.Now().UnixNano() < f.until.Load() {
 			return ErrFull
 		}
 	}

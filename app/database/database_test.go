@@ -152,5 +152,15 @@ func TestTranslateNoSpace(t *testing.T) {
 		if app.ErrorCode(got) != app.ENoSpace || app.ErrorMessage(got) != app.NoSpaceMessage {
 			t.Errorf("full disk: got %q %q (%v)", app.ErrorCode(got), app.ErrorMessage(got), err)
 		}
+		// The health check learns of it, until a write succeeds.
+		if err := database.WriteProblem(db); err != database.ErrFull {
+			t.Errorf("WriteProblem after a full disk: %v", err)
+		}
+		if _, err := db.NewInsert().Model(&map[string]any{"kind": "member"}).TableExpr("principals").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := database.WriteProblem(db); err != nil {
+			t.Errorf("WriteProblem after a successful write: %v", err)
+		}
 	})
 }

@@ -198,7 +198,7 @@ func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepRe
 		bases = bases[len(batch):]
 		var used []string
 		err := s.DB.NewSelect().Model((*Item)(nil)).Column("media_key").
-			Where("media_key IN (?)", bun.In(batch)).Scan(ctx, &used)
+			Where("media_key IN (?)", bun.List(batch)).Scan(ctx, &used)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return res, translate(err)
 		}

@@ -155,8 +155,11 @@ type SweepResult struct {
 	Bytes       int64 // freed, both kinds together
 }
 
-// sweepBatch bounds the keys looked up in one query.
-const sweepBatch = 500
+// sweepBatch bounds the keys looked up in one query (a variable for tests).
+var sweepBatch = 500
+
+// sweepQueryTimeout is how long one lookup of the sweep may take.
+const sweepQueryTimeout = 30 * time.Second
 
 // SweepMedia removes what a crash or a kill left in the media store:
 // temporary files, and stored objects that no photo row refers to, when they
@@ -177,43 +180,59 @@ func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepRe
 		return res, err
 	}
 	// The files first, then the rows: a row always comes after its files, so
-	// every row of a listed file that is old enough is already visible.
-	old := map[string][]media.ObjectInfo{}
-	err = inv.Walk(ctx, func(o media.ObjectInfo) error {
-		if o.ModTime.Before(before) {
-			base := o.Key[:strings.LastIndexByte(o.Key, '/')]
-			old[base] = append(old[base], o)
+	// every row of a listed file that is old enough is already visible. The
+	// walk is handled in batches so that memory stays bounded.
+	var batch []string
+	files := map[string][]media.ObjectInfo{}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		return nil
-	})
-	if err != nil {
-		return res, err
-	}
-	bases := make([]string, 0, len(old))
-	for base := range old {
-		bases = append(bases, base)
-	}
-	for len(bases) > 0 {
-		batch := bases[:min(len(bases), sweepBatch)]
-		bases = bases[len(batch):]
 		var used []string
+		qctx, cancel := context.WithTimeout(ctx, sweepQueryTimeout)
 		err := s.DB.NewSelect().Model((*Item)(nil)).Column("media_key").
-			Where("media_key IN (?)", bun.List(batch)).Scan(ctx, &used)
+			Where("media_key IN (?)", bun.List(batch)).Scan(qctx, &used)
+		cancel()
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return res, translate(err)
+			return translate(err)
 		}
 		for _, k := range used {
-			delete(old, k)
+			delete(files, k)
 		}
 		for _, base := range batch {
-			for _, o := range old[base] {
+			for _, o := range files[base] {
 				if err := s.Media.Delete(ctx, o.Key); err != nil {
-					return res, fmt.Errorf("sweep %s: %w", o.Key, err)
+					return fmt.Errorf("sweep %s: %w", o.Key, err)
 				}
 				res.OrphanFiles++
 				res.Bytes += o.Size
 			}
 		}
+		batch = batch[:0]
+		clear(files)
+		return nil
+	}
+	err = inv.Walk(ctx, func(o media.ObjectInfo) error {
+		if !o.ModTime.Before(before) {
+			return nil
+		}
+		base := o.Key[:strings.LastIndexByte(o.Key, '/')]
+		if _, seen := files[base]; !seen {
+			if len(batch) == sweepBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			batch = append(batch, base)
+		}
+		files[base] = append(files[base], o)
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }

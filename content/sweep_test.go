@@ -220,3 +220,53 @@ func TestIngestPhotoOnFullDiskIsNoSpace(t *testing.T) {
 		}
 	}
 }
+
+// Photos are looked up in batches; orphans and saved photos spread over
+// several batches are told apart all the same.
+func TestSweepMediaInBatches(t *testing.T) {
+	t.Cleanup(content.SetSweepBatch(2))
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		root := filepath.Join(t.TempDir(), "media")
+		st, err := media.NewFSStore(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := app.NewFakeClock(time.Now().Add(2 * time.Hour))
+		a := acl.NewService(db, clock, ctKeys)
+		cs := content.NewService(db, clock, a, st, 10<<20)
+		owner, err := a.CreateMember(ctx, "olive", "Olive", "password-olive")
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := map[string]bool{}
+		for i := 0; i < 9; i++ {
+			p, err := cs.IngestPhoto(ctx, bytes.NewReader(sweepJPEG(t, 16, 16)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 0 {
+				if _, err := cs.SavePhoto(ctx, owner.ID, p, "", nil); err != nil {
+					t.Fatal(err)
+				}
+				saved[p.Key] = true
+			}
+		}
+		res, err := cs.SweepMedia(ctx, time.Hour)
+		if err != nil || res.OrphanFiles != 6*4 {
+			t.Errorf("sweep: %+v, %v; want 24 orphan files", res, err)
+		}
+		left := map[string]bool{}
+		for _, f := range storeFiles(t, root) {
+			left[filepath.ToSlash(filepath.Dir(f))] = true
+		}
+		if len(left) != len(saved) {
+			t.Errorf("left %v, want the saved photos %v", left, saved)
+		}
+		for k := range saved {
+			if !left[k] {
+				t.Errorf("saved photo %s was swept", k)
+			}
+		}
+	})
+}

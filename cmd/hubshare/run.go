@@ -161,11 +161,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cs := content.NewService(db, m.Clock, svc, store, cfg.MaxUpload)
-	knobs, err := m.testKnobs()
+	tk, err := m.testKnobs()
 	if err != nil {
 		return err
 	}
-	if cs.Space, err = media.NewReserve(filepath.Join(cfg.DataDir, reserveFile), knobs.reserve); err != nil {
+	if cs.Space, err = media.NewReserve(filepath.Join(cfg.DataDir, reserveFile), tk.reserve); err != nil {
 		return err
 	}
 	if !cs.Space.Held() {
@@ -182,7 +182,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go housekeeping(bg, svc, log, cfg.AccessLogRetention)
-	go every(bg, mediaSweepInterval, func(ctx context.Context) { sweepMedia(ctx, cs, log, knobs.sweepAge) })
+	go every(bg, mediaSweepInterval, func(ctx context.Context) { sweepMedia(ctx, cs, log, tk.sweepAge) })
+	// Checking the free space often lets the reserve go soon after the disk
+	// fills, before a sign-in or a deletion needs the room, and writes it
+	// back off the request path once space returns.
+	go every(bg, spaceCheckInterval, func(context.Context) { cs.Space.Admit() })
 	logDone := make(chan struct{})
 	go func() {
 		svc.Log.Run(bg, accessLogFlushInterval)
@@ -248,6 +252,10 @@ const reserveFile = "space.reserve"
 // mediaSweepInterval is how often the media store is swept, after the sweep
 // at start.
 const mediaSweepInterval = time.Hour
+
+// spaceCheckInterval is how often the free space of the data directory is
+// measured (media.Reserve).
+const spaceCheckInterval = 10 * time.Second
 
 // every runs fn now and then every interval until ctx ends.
 func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {

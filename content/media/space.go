@@ -50,13 +50,12 @@ type Reserve struct {
 }
 
 // NewReserve keeps a reserve of size bytes in the file at path, writing it
-// now if there is room (and otherwise as soon as there is).
+// now if it can (and otherwise as soon as there is room). Only a size that
+// is not positive is an error: a disk that is full or read-only at start is
+// the state the reserve exists for, reported by Held and by the writes.
 func NewReserve(path string, size int64) (*Reserve, error) {
 	if size <= 0 {
 		return nil, errors.New("media: reserve size must be positive")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("media: reserve: %w", err)
 	}
 	r := &Reserve{path: path, size: size, free: freeSpace}
 	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() >= size {
@@ -65,9 +64,7 @@ func NewReserve(path string, size int64) (*Reserve, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.refill(); err != nil && !IsNoSpace(err) {
-		return nil, err
-	}
+	r.refill()
 	return r, nil
 }
 
@@ -137,15 +134,19 @@ func (r *Reserve) Admit() error {
 	if free < 2*uint64(r.size) {
 		return fmt.Errorf("%w: %d bytes free", ErrNoSpace, free)
 	}
-	if err := r.refill(); err != nil {
+	if err := r.refill(); IsNoSpace(err) {
 		return err
 	}
+	// Any other failure (a read-only disk) is for the writes to report.
 	return nil
 }
 
 // refill writes the reserve file; r.mu is held. The bytes are random so that
 // a compressing or deduplicating filesystem really sets the space aside.
 func (r *Reserve) refill() error {
+	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
+		return fmt.Errorf("media: write the space reserve: %w", err)
+	}
 	tmp := r.path + ".new"
 	err := writeFill(tmp, r.size)
 	if err == nil {

@@ -107,6 +107,8 @@ func titleOf(status int) string {
 		return "Slow down"
 	case fiber.StatusForbidden:
 		return "Not allowed"
+	case fiber.StatusInsufficientStorage:
+		return "Out of storage space"
 	}
 	if status >= 500 {
 		return "Something went wrong"

@@ -102,7 +102,7 @@ func TestFullMediaStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := readBody(t, resp)
-	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(html.UnescapeString(body), app.NoSpaceMessage) {
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(html.UnescapeString(body), app.NoSpaceMessage) || !strings.Contains(body, "Out of storage space") {
 		t.Errorf("form upload on a full disk: %d, want 507 with %q:\n%s", resp.StatusCode, app.NoSpaceMessage, body)
 	}
 	req = multipartReq("/api/v1/photos")

@@ -22,7 +22,7 @@ func (s *Service) ItemAccess(ctx context.Context, owner, item int64, limit int) 
 	if _, err := ownedItem(ctx, s.DB, owner, item); err != nil {
 		return nil, err
 	}
-	return s.access(ctx, "l.item_id = ?", item, limit)
+	return s.access(ctx, owner, "l.item_id = ?", item, limit)
 }
 
 // TokenAccess returns the access history of one of owner's tokens, newest first.
@@ -30,15 +30,18 @@ func (s *Service) TokenAccess(ctx context.Context, owner, token int64, limit int
 	if _, err := s.Token(ctx, owner, token); err != nil {
 		return nil, err
 	}
-	return s.access(ctx, "l.token_id = ?", token, limit)
+	return s.access(ctx, owner, "l.token_id = ?", token, limit)
 }
 
-func (s *Service) access(ctx context.Context, where string, arg int64, limit int) ([]AccessEntry, error) {
+// access reads log entries of owner's tokens. An entry names an item only
+// when that item is owner's too: whatever ids reached the log, no audit
+// surface shows another member's item or token.
+func (s *Service) access(ctx context.Context, owner int64, where string, arg int64, limit int) ([]AccessEntry, error) {
 	out := []AccessEntry{}
 	err := s.DB.NewSelect().TableExpr("access_log AS l").
-		ColumnExpr("l.at, l.token_id, t.name AS token_name, l.item_id, i.title AS item_title, l.event, l.client_mark, l.reason").
-		Join("JOIN guest_tokens AS t ON t.id = l.token_id").
-		Join("LEFT JOIN items AS i ON i.id = l.item_id").
+		ColumnExpr("l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, l.event, l.client_mark, l.reason").
+		Join("JOIN guest_tokens AS t ON t.id = l.token_id AND t.owner_id = ?", owner).
+		Join("LEFT JOIN items AS i ON i.id = l.item_id AND i.owner_id = t.owner_id").
 		Where(where, arg).OrderExpr("l.at DESC, l.id DESC").Limit(limit).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)

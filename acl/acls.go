@@ -165,7 +165,9 @@ type principalRow struct {
 }
 
 // checkPrincipals fails with EInvalid unless every id is a member of the hub
-// or a token (or, if groupsOK, a group) of owner.
+// or a token (or, if groupsOK, a group) of owner. Whatever an id that is not
+// the owner's names (another member's group or token, nothing at all), the
+// error is errUnknownPrincipal's, word for word.
 func checkPrincipals(ctx context.Context, db bun.IDB, owner int64, ids []int64, groupsOK bool) error {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
@@ -184,15 +186,14 @@ LEFT JOIN groups AS g ON g.id = p.id LEFT JOIN guest_tokens AS t ON t.id = p.id 
 	for _, id := range ids {
 		r, ok := known[id]
 		switch {
-		case !ok:
+		case ok && r.Kind == "member":
+		case !ok, r.Owner == nil, *r.Owner != owner:
+			// Unknown ids and other members' groups and tokens get one and
+			// the same answer, so that no id can be probed for what it names.
 			return errUnknownPrincipal(id)
-		case r.Kind == "member":
 		case r.Kind == "group" && !groupsOK:
-			return app.Errorf(app.EInvalid, "Principal %d is a group; groups hold members and guest tokens only.", id)
-		case r.Owner == nil || *r.Owner != owner:
-			// The same answer as for an unknown id: other members' groups
-			// and tokens are not to be probed.
-			return errUnknownPrincipal(id)
+			// Only ever said of the owner's own groups.
+			return app.Errorf(app.EInvalid, "Principal %d is one of your groups; a group cannot be a member of a group.", id)
 		}
 	}
 	return nil

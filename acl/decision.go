@@ -48,6 +48,19 @@ func NewIdentity(self, tokenOwner int64, groups []int64) Identity {
 	return Identity{Self: self, TokenOwner: tokenOwner, Principals: slices.Compact(p)}
 }
 
+// Anonymous is a viewer with no account and no token.
+var Anonymous = Identity{}
+
+// IsPublic reports whether anyone at all may see the item: it is public, or
+// a photo of a public album. Public means everyone: such an item is visible
+// signed in or not, with or without a token.
+func IsPublic(a *ItemACL) bool { return Decide(a, &Anonymous).Allowed }
+
+// Shares reports whether the item is shared with the identity: visible to it
+// and not to everyone. What a token's "Shared with you" lists and its item
+// count counts.
+func Shares(a *ItemACL, id *Identity) bool { return MayView(a, id) && !IsPublic(a) }
+
 // IsToken reports whether the identity is a guest token, which confines it
 // to the items of the member who issued it.
 func (id *Identity) IsToken() bool { return id.TokenOwner != 0 }

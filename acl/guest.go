@@ -140,89 +140,143 @@ const (
 // as a missing item.
 var errGuestFailure = app.Errorf(app.ENotFound, "Not found.")
 
+// Exchange is what a zat exchange gives: the token, the outcome, and the item
+// the link was for when the token may open it (nil otherwise), which is the
+// only item an event of this exchange may be tied to.
+type Exchange struct {
+	Token   *GuestToken
+	Outcome int
+	Item    *int64
+}
+
 // ExchangeZat checks a zat value presented on a GET. held is the guest
 // session the browser already has; network is the client's network for
-// throttling and the access log. Every failure is the same ENotFound, or
-// EThrottled once the network (or the token) has failed too often.
-func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held GuestSession, item *int64) (*GuestToken, int, error) {
+// throttling and the access log; item is the item whose URL carried the zat,
+// if any. Every failure is the same ENotFound, or EThrottled once the network
+// (or the token) has failed too often. A success erases no earlier failure,
+// so a held token never buys more guesses.
+func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held GuestSession, item *int64) (Exchange, error) {
 	netKey := NetworkKey(s.Keys, network)
 	if !ValidSecret(GuestTokenPrefix, secret) {
 		// Blocked networks get 429 for every attempt, malformed ones too.
 		if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
-			return nil, 0, err
+			return Exchange{}, err
 		}
-		return nil, 0, s.zatFailed(ctx, netKey, nil, item, network, "")
+		return Exchange{}, s.zatFailed(ctx, netKey, nil, item, network, "")
 	}
 	hash := LookupHash(s.Keys.Lookup, secret)
 	now := s.now()
 	if held.Holds(tagOf(hash)) {
 		if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
-			return nil, 0, err
+			return Exchange{}, err
 		}
 		t, err := s.tokenByHash(ctx, hash)
 		if err == nil && t.Status(now) != StatusRevoked && t.Status(now) != StatusExpired {
 			for _, g := range held.Tokens {
 				if g.TokenID == t.ID && g.Version == t.SessionVersion {
-					return t, Reopened, s.Throttle.Reset(ctx, ActionZat, netKey)
+					return Exchange{Token: t, Outcome: Reopened}, nil
 				}
 			}
 		}
 	}
 	// The common case, an unlimited token without password, costs this one
-	// statement: it checks the throttle, the token's state, and counts the use.
-	// It also tells whether the network has failures on record, which a
-	// success clears.
+	// statement: it checks the throttle and the token's state, counts the
+	// use, and tells whether the token may open the item of the URL.
 	opened := new(struct {
-		GuestToken  `bun:",extend"`
-		NetFailures *int `bun:"net_failures"`
+		GuestToken `bun:",extend"`
+		ItemOK     bool `bun:"item_ok"`
 	})
 	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
 WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
   AND max_uses IS NULL AND password_hash IS NULL
   AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
-RETURNING *, (SELECT failures FROM throttle WHERE action = ? AND key = ?) AS net_failures`,
-		now, hash, now, ActionZat, netKey.Key, now, ActionZat, netKey.Key).Scan(ctx, opened)
+RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
+		now, hash, now, ActionZat, netKey.Key, now, itemArg(item)).Scan(ctx, opened)
 	if err == nil {
-		if opened.NetFailures != nil {
-			if err := s.Throttle.Reset(ctx, ActionZat, netKey); err != nil {
-				return nil, 0, err
-			}
-		}
 		t := &opened.GuestToken
-		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: item, Event: EventOpen, Network: network})
-		return t, Opened, nil
+		ex := Exchange{Token: t, Outcome: Opened}
+		if opened.ItemOK {
+			ex.Item = item
+		}
+		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: ex.Item, Event: EventOpen, Network: network})
+		return ex, nil
 	}
 	if !isNoRows(err) {
-		return nil, 0, translate(err)
+		return Exchange{}, translate(err)
 	}
 	if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
-		return nil, 0, err
+		return Exchange{}, err
 	}
 	t, err := s.tokenByHash(ctx, hash)
 	if app.IsNotFound(err) {
-		return nil, 0, s.zatFailed(ctx, netKey, nil, item, network, "")
+		return Exchange{}, s.zatFailed(ctx, netKey, nil, item, network, "")
 	}
 	if err != nil {
-		return nil, 0, err
+		return Exchange{}, err
 	}
 	if st := t.Status(now); st != StatusActive {
-		return nil, 0, s.zatFailed(ctx, netKey, t, item, network, st)
+		return Exchange{}, s.zatFailed(ctx, netKey, t, item, network, st)
 	}
 	if err := s.Throttle.Check(ctx, ActionZat, TokenKey(t.ID)); err != nil {
-		return nil, 0, err
+		return Exchange{}, err
 	}
-	return t, NeedsOpen, s.Throttle.Reset(ctx, ActionZat, netKey)
+	ex := Exchange{Token: t, Outcome: NeedsOpen}
+	if ex.Item, err = s.openableItem(ctx, t.ID, item); err != nil {
+		return Exchange{}, err
+	}
+	return ex, nil
 }
 
-// zatFailed counts a failure (per network, and per token when it is known)
-// and records the reason for the owner.
-func (s *Service) zatFailed(ctx context.Context, netKey ThrottleKey, t *GuestToken, item *int64, network, reason string) error {
-	keys := []ThrottleKey{netKey}
-	if t != nil {
-		keys = append(keys, TokenKey(t.ID))
-		s.Log.Record(AccessEvent{At: s.now(), TokenID: t.ID, ItemID: item, Event: EventFailed, Network: network, Reason: reason})
+// mayOpenSQL is an SQL condition, true when the token in table alias tok
+// (its id and owner_id columns) may open the item given as the statement's
+// last argument: the item belongs to the token's owner and its ACL grants
+// the token (VisibleSQL). The token's state is not part of it, so that a
+// dead token's attempt can still be tied to an item it was shared on.
+func mayOpenSQL(tok string) string {
+	return `EXISTS (SELECT 1 FROM items AS mo WHERE mo.id = ? AND mo.owner_id = ` + tok + `.owner_id AND ` +
+		VisibleSQL("mo", tok+".id") + `)`
+}
+
+// itemArg is the argument of mayOpenSQL; no item matches no row.
+func itemArg(item *int64) int64 {
+	if item == nil {
+		return 0
 	}
-	if err := s.Throttle.Fail(ctx, ActionZat, keys...); err != nil {
+	return *item
+}
+
+// openableItem returns item when the token may open it, else nil.
+func (s *Service) openableItem(ctx context.Context, tokenID int64, item *int64) (*int64, error) {
+	if item == nil {
+		return nil, nil
+	}
+	var ok bool
+	err := s.DB.NewRaw(`SELECT `+mayOpenSQL("t")+` FROM guest_tokens AS t WHERE t.id = ?`, *item, tokenID).Scan(ctx, &ok)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return item, nil
+}
+
+// zatFailed answers a failed exchange. Guesses of unknown (or malformed)
+// tokens count towards the network's lock-out; an attempt with a known but
+// dead token is no guess: it counts only against that token's own cap and
+// goes into its owner's log with the reason, tied to the item only when the
+// token was shared on it, so a household with old links keeps its live ones.
+func (s *Service) zatFailed(ctx context.Context, netKey ThrottleKey, t *GuestToken, item *int64, network, reason string) error {
+	key := netKey
+	if t != nil {
+		key = TokenKey(t.ID)
+		tied, err := s.openableItem(ctx, t.ID, item)
+		if err != nil {
+			return err
+		}
+		s.Log.Record(AccessEvent{At: s.now(), TokenID: t.ID, ItemID: tied, Event: EventFailed, Network: network, Reason: reason})
+	}
+	if err := s.Throttle.Fail(ctx, ActionZat, key); err != nil {
 		return err
 	}
 	return errGuestFailure
@@ -281,9 +335,6 @@ func (s *Service) OpenPendingLink(ctx context.Context, p Pending, password, netw
 				return nil, err
 			}
 			return nil, ErrWrongVisitorPassword
-		}
-		if err := s.Throttle.Reset(ctx, ActionPassword, keys[0]); err != nil {
-			return nil, err
 		}
 	}
 	now := s.now()

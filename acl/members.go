@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/database"
 )
 
 // Member is an account of the hub.
@@ -43,6 +44,26 @@ func CheckPassword(pw string) error {
 
 // CreateMember creates an account; the handle is unique without regard to case.
 func (s *Service) CreateMember(ctx context.Context, handle, displayName, password string) (*Member, error) {
+	return s.createMember(ctx, handle, displayName, password, false)
+}
+
+// ErrHubHasMembers answers a first-run sign-up once the hub has a member.
+var ErrHubHasMembers = app.Errorf(app.EConflict, "This hub already has its first member. Please sign in.")
+
+// CreateFirstMember creates the hub's first member, and fails with
+// ErrHubHasMembers once any member exists, however many requests race for
+// it: the check and the insert are one serialised transaction.
+func (s *Service) CreateFirstMember(ctx context.Context, handle, displayName, password string) (*Member, error) {
+	return s.createMember(ctx, handle, displayName, password, true)
+}
+
+// HasMembers reports whether the hub has any member yet.
+func (s *Service) HasMembers(ctx context.Context) (bool, error) {
+	n, err := s.DB.NewSelect().Model((*Member)(nil)).Limit(1).Count(ctx)
+	return n > 0, translate(err)
+}
+
+func (s *Service) createMember(ctx context.Context, handle, displayName, password string, first bool) (*Member, error) {
 	if !handleRE.MatchString(handle) {
 		return nil, app.Errorf(app.EInvalid, "A handle has 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.")
 	}
@@ -62,6 +83,22 @@ func (s *Service) CreateMember(ctx context.Context, handle, displayName, passwor
 	}
 	m := &Member{Handle: handle, DisplayName: displayName, PasswordHash: hash, CreatedAt: s.now()}
 	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if first {
+			// SQLite transactions here begin immediate, which serialises
+			// writers; PostgreSQL needs the table lock.
+			if !database.IsSQLite(tx) {
+				if _, err := tx.ExecContext(ctx, "LOCK TABLE members IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+					return translate(err)
+				}
+			}
+			n, err := tx.NewSelect().Model((*Member)(nil)).Limit(1).Count(ctx)
+			if err != nil {
+				return translate(err)
+			}
+			if n > 0 {
+				return ErrHubHasMembers
+			}
+		}
 		id, err := newPrincipal(ctx, tx, "member")
 		if err != nil {
 			return err
@@ -70,6 +107,9 @@ func (s *Service) CreateMember(ctx context.Context, handle, displayName, passwor
 		_, err = tx.NewInsert().Model(m).Exec(ctx)
 		return translate(err)
 	})
+	if err == ErrHubHasMembers {
+		return nil, err
+	}
 	if app.ErrorCode(err) == app.EConflict {
 		return nil, app.Errorf(app.EConflict, "The handle %q is taken.", handle)
 	}
@@ -136,9 +176,6 @@ func (s *Service) Login(ctx context.Context, handle, password, network string) (
 	}
 	if !ok {
 		return nil, s.loginFailed(ctx, keys)
-	}
-	if err := s.Throttle.Reset(ctx, ActionLogin, keys[0]); err != nil {
-		return nil, err
 	}
 	if rehash {
 		if h, err := HashPassword(password); err == nil {

@@ -143,12 +143,6 @@ ON CONFLICT (action, key) DO UPDATE SET
 	return nil
 }
 
-// Reset clears one key's counter after a success.
-func (t *Throttle) Reset(ctx context.Context, action string, key ThrottleKey) error {
-	_, err := t.db.NewRaw("DELETE FROM throttle WHERE action = ? AND key = ?", action, key.Key).Exec(ctx)
-	return translate(err)
-}
-
 // Prune removes counters that neither count nor block any more.
 func (t *Throttle) Prune(ctx context.Context) error {
 	now := t.clock.Now().UTC()

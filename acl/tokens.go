@@ -318,8 +318,11 @@ func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, 
 		ColumnExpr("guest_token.*").
 		ColumnExpr("0 AS items").
 		// Two index lookups rather than one OR, which no index serves.
-		ColumnExpr(`(SELECT count(*) FROM acl_entries AS e WHERE e.principal_id = guest_token.id)
+		// Only entries of the owner's own items count.
+		ColumnExpr(`(SELECT count(*) FROM acl_entries AS e JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = guest_token.owner_id
+     WHERE e.principal_id = guest_token.id)
   + (SELECT count(*) FROM group_members AS gm JOIN acl_entries AS e ON e.principal_id = gm.group_id
+     JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = guest_token.owner_id
      WHERE gm.principal_id = guest_token.id) AS entries`).
 		Where("guest_token.owner_id = ?", owner).Order("guest_token.id DESC").Scan(ctx)
 	if err != nil {
@@ -336,10 +339,11 @@ func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, 
 }
 
 // openCounts counts, for every live token of owner (revoked, expired and
-// used-up tokens open nothing new), the items it may open, with set
-// operations rather than a check per candidate, so that an owner with a
-// million ACL entries gets an answer in one pass over them. The rule is
-// VisibleSQL's; a property test holds the two equal.
+// used-up tokens open nothing new), the items shared with it (Shares: visible
+// to it and not public), with set operations rather than a check per
+// candidate, so that an owner with a million ACL entries gets an answer in
+// one pass over them. The rule is VisibleSQL's and PublicSQL's; a property
+// test holds the two equal.
 func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, error) {
 	var rows []struct {
 		TokenID int64 `bun:"token_id"`
@@ -358,8 +362,6 @@ func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, e
   SELECT tid, item_id FROM ent WHERE deny
 ), direct AS (
   SELECT tid, item_id FROM ent WHERE NOT deny
-  UNION
-  SELECT t.id, i.id FROM live AS t JOIN items AS i ON i.owner_id = t.owner_id AND i.public
   EXCEPT
   SELECT tid, item_id FROM denied
 ), seen AS (
@@ -371,6 +373,7 @@ func (s *Service) openCounts(ctx context.Context, owner int64) (map[int64]int, e
 )
 SELECT seen.tid AS token_id, count(*) AS n FROM seen
 JOIN items AS i ON i.id = seen.item_id AND i.owner_id = ?0
+WHERE NOT `+PublicSQL("i")+`
 GROUP BY seen.tid`, owner, s.now()).Scan(ctx, &rows)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)

@@ -145,9 +145,9 @@ func TestTokenStatusFollowsTheClock(t *testing.T) {
 			t.Errorf("a token with a use limit: NeedsExplicitOpen %v HasPassword %v", tk.NeedsExplicitOpen(), tk.HasPassword())
 		}
 
-		got, outcome, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
-		if err != nil || outcome != acl.NeedsOpen || got.ID != tk.ID {
-			t.Fatalf("exchange of a limited token: %v, %d, %v", got, outcome, err)
+		ex, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
+		if err != nil || ex.Outcome != acl.NeedsOpen || ex.Token.ID != tk.ID {
+			t.Fatalf("exchange of a limited token: %+v, %v", ex, err)
 		}
 		if n := w.stored(alice.ID, tk.ID).Uses; n != 0 {
 			t.Errorf("the exchange spent %d uses", n)
@@ -178,7 +178,7 @@ func TestTokenStatusFollowsTheClock(t *testing.T) {
 		if st := w.stored(alice.ID, tk.ID).Status(w.clock.Now()); st != acl.StatusExpired {
 			t.Errorf("at the expiry: %q", st)
 		}
-		_, _, err = w.s.ExchangeZat(ctx, secret, "203.0.113.2", acl.GuestSession{}, nil)
+		_, err = w.s.ExchangeZat(ctx, secret, "203.0.113.2", acl.GuestSession{}, nil)
 		tkWantCode(t, "exchange of an expired token", err, app.ENotFound)
 		_, err = w.s.OpenPendingLink(ctx, p, "", "203.0.113.1")
 		tkWantCode(t, "open of an expired token", err, app.ENotFound)
@@ -254,11 +254,11 @@ func TestRotateTokenKeepsGrants(t *testing.T) {
 		if got, err := w.s.TokenSecret(ctx, alice.ID, tk.ID); err != nil || got != secret2 {
 			t.Errorf("TokenSecret after rotation: %v", err)
 		}
-		_, _, err = w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
+		_, err = w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil)
 		tkWantCode(t, "the old secret", err, app.ENotFound)
-		opened, outcome, err := w.s.ExchangeZat(ctx, secret2, "203.0.113.1", acl.GuestSession{}, nil)
-		if err != nil || outcome != acl.Opened || opened.SessionVersion != st.SessionVersion {
-			t.Errorf("the new secret: %+v, %d, %v", opened, outcome, err)
+		opened, err := w.s.ExchangeZat(ctx, secret2, "203.0.113.1", acl.GuestSession{}, nil)
+		if err != nil || opened.Outcome != acl.Opened || opened.Token.SessionVersion != st.SessionVersion {
+			t.Errorf("the new secret: %+v, %v", opened, err)
 		}
 		n, err := w.s.ListTokens(ctx, alice.ID)
 		if err != nil || len(n) != 1 || n[0].Items != 2 {
@@ -330,8 +330,8 @@ func TestOtherMembersTokensAreNotFound(t *testing.T) {
 		if st.Status(w.clock.Now()) != acl.StatusActive || st.Name != "alice's" {
 			t.Errorf("alice's token after bob's attempts: %+v", st)
 		}
-		if _, outcome, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil); err != nil || outcome != acl.Opened {
-			t.Errorf("alice's token no longer opens: %d, %v", outcome, err)
+		if ex, err := w.s.ExchangeZat(ctx, secret, "203.0.113.1", acl.GuestSession{}, nil); err != nil || ex.Outcome != acl.Opened {
+			t.Errorf("alice's token no longer opens: %+v, %v", ex, err)
 		}
 		// Revoking twice is not an error and keeps the first time.
 		if err := w.s.RevokeToken(ctx, alice.ID, tk.ID); err != nil {
@@ -418,12 +418,16 @@ func TestListTokensCountsWhatEachTokenOpens(t *testing.T) {
 		bp := w.post(bob.ID, "bob's public post")
 		w.acl(bob.ID, bp, true, nil, nil)
 
+		// The public post p4 is visible to every token but shared with none,
+		// so it counts for nobody, not even for a token it names.
+		p6 := w.post(alice.ID, "public, naming a token")
+		w.acl(alice.ID, p6, true, []int64{tDirect.ID}, nil)
 		want := map[int64]struct{ items, entries int }{
-			tDirect.ID: {3, 2}, // p1, p4, p5; entries p1, p5
-			tGroup.ID:  {3, 3}, // p2, p3, p4; entries p2, p3, p5 (all through the group)
-			tDenied.ID: {2, 4}, // p2, p4; entries p2, p3 (group and direct), p5
-			tAlbum.ID:  {4, 3}, // p4, p5, the album, photo 1; entries p5, the album, photo 2
-			tNone.ID:   {1, 0}, // p4
+			tDirect.ID: {2, 3}, // p1, p5; entries p1, p5, p6
+			tGroup.ID:  {2, 3}, // p2, p3; entries p2, p3, p5 (all through the group)
+			tDenied.ID: {1, 4}, // p2; entries p2, p3 (group and direct), p5
+			tAlbum.ID:  {3, 3}, // p5, the album, photo 1; entries p5, the album, photo 2
+			tNone.ID:   {0, 0},
 		}
 		ts, err := w.s.ListTokens(ctx, alice.ID)
 		if err != nil {
@@ -617,5 +621,77 @@ func TestRotationSurvivesAConcurrentEdit(t *testing.T) {
 		}
 		_, err = w.cs.View(ctx, p, content.Viewer{Guest: current})
 		tkWantCode(t, "a session from before the password change", err, app.ENotFound)
+	})
+}
+
+// An event is tied to an item only when its token may open that item
+// (SECURITY 26): a token presented on the URL of another member's item, or of
+// an item of its owner that is not shared with it, is logged without the
+// item, whether the token opens at once, needs its landing page, or is dead.
+func TestExchangeTiesEventsOnlyToOpenableItems(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := tkNewWorld(t, db)
+		ctx := context.Background()
+		alice, bob := w.member("alice"), w.member("bob")
+		open, openSecret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("open")})
+		limited, limitedSecret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("limited"), MaxUses: tkPtr(3)})
+		dead, deadSecret := w.token(alice.ID, acl.TokenInput{Name: tkPtr("dead")})
+		mine, unshared := w.post(alice.ID, "shared"), w.post(alice.ID, "not shared")
+		album := w.album(alice.ID, "album")
+		inAlbum := w.photo(alice.ID, album, "in the album")
+		theirs := w.post(bob.ID, "bob's")
+		w.acl(alice.ID, mine, false, []int64{open.ID, limited.ID, dead.ID}, nil)
+		w.acl(alice.ID, album, false, []int64{open.ID}, nil)
+		if err := w.s.RevokeToken(ctx, alice.ID, dead.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, c := range []struct {
+			item int64
+			want bool
+		}{{mine, true}, {inAlbum, true}, {unshared, false}, {theirs, false}} {
+			ex, err := w.s.ExchangeZat(ctx, openSecret, "203.0.113.1", acl.GuestSession{}, &c.item)
+			if err != nil || ex.Outcome != acl.Opened {
+				t.Fatalf("open token on item %d: %+v, %v", c.item, ex, err)
+			}
+			if got := ex.Item != nil && *ex.Item == c.item; got != c.want {
+				t.Errorf("open token on item %d: tied %v, want %v", c.item, ex.Item, c.want)
+			}
+			ex, err = w.s.ExchangeZat(ctx, limitedSecret, "203.0.113.1", acl.GuestSession{}, &c.item)
+			if err != nil || ex.Outcome != acl.NeedsOpen {
+				t.Fatalf("limited token on item %d: %+v, %v", c.item, ex, err)
+			}
+			if want := c.want && c.item == mine; (ex.Item != nil) != want {
+				t.Errorf("limited token on item %d: pending item %v, want tied %v", c.item, ex.Item, want)
+			}
+			_, err = w.s.ExchangeZat(ctx, deadSecret, "203.0.113.1", acl.GuestSession{}, &c.item)
+			tkWantCode(t, "a dead token", err, app.ENotFound)
+		}
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var rows []struct {
+			TokenID int64  `bun:"token_id"`
+			ItemID  *int64 `bun:"item_id"`
+			Event   string `bun:"event"`
+		}
+		if err := db.NewRaw("SELECT token_id, item_id, event FROM access_log").Scan(ctx, &rows); err != nil {
+			t.Fatal(err)
+		}
+		tied := map[string]int{}
+		for _, r := range rows {
+			if r.ItemID != nil {
+				if *r.ItemID != mine && *r.ItemID != inAlbum {
+					t.Errorf("event %q of token %d tied to item %d, which it cannot open", r.Event, r.TokenID, *r.ItemID)
+				}
+				tied[r.Event]++
+			}
+		}
+		// The open token's two openable items, and the dead token's attempt
+		// on the item it had been shared on.
+		if tied[acl.EventOpen] != 2 || tied[acl.EventFailed] != 1 {
+			t.Errorf("tied events %v, want 2 openings and 1 failure; rows %+v", tied, rows)
+		}
 	})
 }

@@ -16,6 +16,12 @@ func VisibleSQL(itemAlias, principal string) string {
 	return strings.NewReplacer("{i}", itemAlias, "{p}", principal).Replace(visibleTemplate)
 }
 
+// PublicSQL returns an SQL condition, true when the item aliased itemAlias
+// is visible to anyone at all, signed in or not, with or without a token: it
+// is public, or a photo of a public album. It is VisibleSQL for a principal
+// that no entry names, so the rule is stated once.
+func PublicSQL(itemAlias string) string { return VisibleSQL(itemAlias, "0") }
+
 // DeniedSQL returns an SQL condition, true when a deny entry of the item
 // matches the principal directly or through a group holding it: the part of
 // the rule that a photo's own list keeps even when its album is visible.

@@ -184,8 +184,9 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 			}
 			ids = append(ids, visIdentity{fmt.Sprintf("stranger token %d", stranger.ID), stranger.ID, other})
 
-			// ListTokens counts, set-wise, what each live token opens: the
-			// same answer as the decision item by item.
+			// ListTokens counts, set-wise, what is shared with each live
+			// token (visible to it, not public): the same answer as the
+			// decision item by item.
 			listed, err := w.s.ListTokens(ctx, owner)
 			if err != nil {
 				rt.Fatal(err)
@@ -194,12 +195,23 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 				ident := acl.NewIdentity(lt.ID, owner, inGroups[lt.ID])
 				want := 0
 				for _, it := range items {
-					if acl.MayView(model[it.id], &ident) {
+					if acl.Shares(model[it.id], &ident) {
 						want++
 					}
 				}
 				if lt.Items != want {
 					rt.Fatalf("ListTokens says token %d (groups %v) opens %d items, the decision says %d", lt.ID, inGroups[lt.ID], lt.Items, want)
+				}
+			}
+
+			// PublicSQL is the decision for a viewer with no account and no token.
+			for _, it := range items {
+				var n int
+				if err := db.NewRaw("SELECT count(*) FROM items AS i WHERE i.id = ? AND "+acl.PublicSQL("i"), it.id).Scan(ctx, &n); err != nil {
+					rt.Fatal(err)
+				}
+				if want := acl.IsPublic(model[it.id]); (n == 1) != want {
+					rt.Fatalf("%s %d (album %d, acl %+v): PublicSQL says %v, IsPublic says %v", it.kind, it.id, it.album, it.acl, n == 1, want)
 				}
 			}
 

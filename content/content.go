@@ -31,12 +31,15 @@ const (
 type Item struct {
 	bun.BaseModel `bun:"table:items,alias:i"`
 
-	ID          int64   `bun:"id,pk,autoincrement"`
-	OwnerID     int64   `bun:"owner_id"`
-	Kind        string  `bun:"kind"`
-	Title       string  `bun:"title"`
-	Body        string  `bun:"body"`
-	AlbumID     *int64  `bun:"album_id"`
+	ID      int64  `bun:"id,pk,autoincrement"`
+	OwnerID int64  `bun:"owner_id"`
+	Kind    string `bun:"kind"`
+	Title   string `bun:"title"`
+	Body    string `bun:"body"`
+	AlbumID *int64 `bun:"album_id"`
+	// CoverID is an album's chosen cover photo; without one the album's
+	// first photo is its cover.
+	CoverID     *int64  `bun:"cover_id"`
 	Public      bool    `bun:"public"`
 	MediaKey    *string `bun:"media_key"`
 	ContentType *string `bun:"content_type"`
@@ -168,33 +171,105 @@ func (s *Service) Items(ctx context.Context, owner int64) ([]Item, error) {
 	return items, nil
 }
 
+// ItemEdit is a change to an item; nil fields stay as they are.
+type ItemEdit struct {
+	Title *string
+	// Body is a post's text or a photo's caption.
+	Body *string
+	// SetAlbum moves a photo into AlbumID, or out of its album when AlbumID
+	// is nil.
+	SetAlbum bool
+	AlbumID  *int64
+	// SetCover makes CoverID (a photo of the album) an album's cover, or
+	// goes back to the first photo when CoverID is nil.
+	SetCover bool
+	CoverID  *int64
+}
+
 // UpdateItem changes the title and body (caption) of one of owner's items.
 func (s *Service) UpdateItem(ctx context.Context, owner, id int64, title, body *string) (*Item, error) {
-	it, err := s.Item(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if title != nil {
-		if it.Title, err = app.CleanText("The title", *title, MaxTitle, false); err != nil {
-			return nil, err
+	return s.EditItem(ctx, owner, id, ItemEdit{Title: title, Body: body})
+}
+
+// EditItem applies an edit to one of owner's items in one transaction:
+// every field is checked first, so a refused edit changes nothing.
+func (s *Service) EditItem(ctx context.Context, owner, id int64, e ItemEdit) (*Item, error) {
+	var out *Item
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		it := new(Item)
+		if err := tx.NewSelect().Model(it).Where("i.id = ? AND i.owner_id = ?", id, owner).Scan(ctx); err != nil {
+			return translate(err)
 		}
-	}
-	if body != nil {
-		if it.Body, err = app.CleanText("The body", *body, MaxBody, true); err != nil {
-			return nil, err
+		var err error
+		if e.Title != nil {
+			if it.Title, err = app.CleanText("The title", *e.Title, MaxTitle, false); err != nil {
+				return err
+			}
 		}
-	}
-	if it.Kind == KindPost && it.Title == "" && it.Body == "" {
-		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
-	}
-	if it.Kind == KindAlbum && it.Title == "" {
-		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
-	}
-	it.UpdatedAt = s.now()
-	if _, err := s.DB.NewUpdate().Model(it).Column("title", "body", "updated_at").WherePK().Exec(ctx); err != nil {
-		return nil, translate(err)
-	}
-	return it, nil
+		if e.Body != nil {
+			what := "The body"
+			if it.Kind == KindPhoto {
+				what = "The caption"
+			}
+			if it.Kind == KindAlbum {
+				what = "The description"
+			}
+			if it.Body, err = app.CleanText(what, *e.Body, MaxBody, true); err != nil {
+				return err
+			}
+		}
+		if it.Kind == KindPost && it.Title == "" && it.Body == "" {
+			return app.Errorf(app.EInvalid, "A post needs a title or a body.")
+		}
+		if it.Kind == KindAlbum && it.Title == "" {
+			return app.Errorf(app.EInvalid, "An album needs a title.")
+		}
+		if e.SetAlbum {
+			if it.Kind != KindPhoto {
+				return app.Errorf(app.EInvalid, "Only photos go into albums.")
+			}
+			if e.AlbumID != nil {
+				var kind string
+				err := tx.NewRaw("SELECT kind FROM items WHERE id = ? AND owner_id = ?", *e.AlbumID, owner).Scan(ctx, &kind)
+				if (err != nil && errors.Is(err, sql.ErrNoRows)) || (err == nil && kind != KindAlbum) {
+					return app.Errorf(app.EInvalid, "Album %d is not one of your albums.", *e.AlbumID)
+				}
+				if err != nil {
+					return translate(err)
+				}
+			}
+			it.AlbumID = e.AlbumID
+		}
+		if e.SetCover {
+			if it.Kind != KindAlbum {
+				return app.Errorf(app.EInvalid, "Only albums have a cover.")
+			}
+			if e.CoverID != nil {
+				var n int
+				if err := tx.NewRaw("SELECT count(*) FROM items WHERE id = ? AND album_id = ? AND kind = ? AND owner_id = ?",
+					*e.CoverID, it.ID, KindPhoto, owner).Scan(ctx, &n); err != nil {
+					return translate(err)
+				}
+				if n == 0 {
+					return app.Errorf(app.EInvalid, "Photo %d is not in this album.", *e.CoverID)
+				}
+			}
+			it.CoverID = e.CoverID
+		}
+		it.UpdatedAt = s.now()
+		if _, err := tx.NewUpdate().Model(it).Column("title", "body", "album_id", "cover_id", "updated_at").WherePK().Exec(ctx); err != nil {
+			return translate(err)
+		}
+		if e.SetAlbum {
+			// A photo that leaves an album is no longer its cover.
+			if _, err := tx.NewRaw("UPDATE items SET cover_id = NULL WHERE cover_id = ? AND id IS DISTINCT FROM ?", it.ID, it.AlbumID).Exec(ctx); err != nil {
+				return translate(err)
+			}
+		}
+		out = it
+		return nil
+	})
+	return out, err
 }
 
 // DeleteItem deletes one of owner's items with its ACL and log, then a
@@ -219,15 +294,14 @@ type Viewer struct {
 	Guest  acl.GuestSession
 }
 
-// Anonymous reports whether the viewer has no identity at all.
-func (v Viewer) Anonymous() bool { return v.Member == nil && len(v.Guest.Tokens) == 0 }
-
 // Access is an item a viewer may open, with how: as its owner, as a member
 // named in its ACL, or through one of the viewer's guest tokens (with that
 // token's permissions).
 type Access struct {
-	Item         *Item
-	Owner        bool
+	Item  *Item
+	Owner bool
+	// Public is set when the item was opened only because anyone may see it.
+	Public       bool
 	TokenID      int64
 	CanDownload  bool
 	ShowMetadata bool
@@ -275,14 +349,13 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 			return nil, translate(err)
 		}
 	}
-	if len(v.Guest.Tokens) == 0 {
-		return nil, errNoItem
-	}
+	// Public means everyone: an item anyone may see opens for a viewer
+	// without a token too (the same statement, with no token to match).
 	row := new(guestRow)
 	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
 		return nil, translate(err)
 	}
-	return &Access{Item: &row.Item, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
+	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
 }
 
 // tokensArg passes a guest session's tokens to the prepared guest view as
@@ -303,22 +376,29 @@ func tokensArg(g acl.GuestSession) string {
 
 // guestViewSQL is the guest view: the session's live tokens (each at the
 // version the browser holds), the item, and the decision, in one statement.
-// Arguments: item id, tokensArg, now.
-const guestViewSQL = `SELECT i.*, t.id AS via_token, t.can_download, t.show_metadata
-FROM {tokens}
-JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
-JOIN items AS i ON i.id = {item} AND i.owner_id = t.owner_id
-WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
-  AND {visible}
-ORDER BY t.can_download DESC, t.show_metadata DESC
-LIMIT 1`
+// A session holding several tokens that may open the item gets the union of
+// their permissions, and is logged against the lowest of their ids; an item
+// anyone may see (acl.PublicSQL) opens without a token, with no download and
+// no metadata. Arguments: item id, tokensArg, now.
+const guestViewSQL = `SELECT i.*, COALESCE(g.via_token, 0) AS via_token,
+  COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata
+FROM items AS i
+JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata
+  FROM {tokens}
+  JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
+  JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id
+  WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
+    AND {visible}) AS g ON g.via_token IS NOT NULL OR {public}
+WHERE i.id = {item}`
 
 func newGuestView(db *bun.DB) *database.Prepared {
-	common := strings.NewReplacer("{visible}", acl.VisibleSQL("i", "t.id"))
+	common := strings.NewReplacer("{visible}", acl.VisibleSQL("gi", "t.id"), "{public}", acl.PublicSQL("i"))
 	sqlite := strings.NewReplacer("{tokens}", "json_each(?2) AS s", "{token id}", "json_extract(s.value, '$.i')",
-		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3").Replace(common.Replace(guestViewSQL))
+		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3",
+		"{any}", "max", "{false}", "0").Replace(common.Replace(guestViewSQL))
 	postgres := strings.NewReplacer("{tokens}", "jsonb_to_recordset($2::jsonb) AS s(i bigint, v int)", "{token id}", "s.i",
-		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz").Replace(common.Replace(guestViewSQL))
+		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz",
+		"{any}", "bool_or", "{false}", "false").Replace(common.Replace(guestViewSQL))
 	return database.NewPrepared(db, sqlite, postgres)
 }
 
@@ -341,7 +421,9 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 		ColumnExpr("i.*, t.id AS via_token, t.note AS token_note, t.expires_at AS token_expires").
 		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
 		Where(clause, args...).
+		// What was shared with the token: visible to it, and not to everyone.
 		Where(acl.VisibleSQL("i", "t.id")).
+		Where("NOT " + acl.PublicSQL("i")).
 		OrderExpr("i.id DESC").Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, translate(err)
@@ -363,7 +445,12 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 func (s *Service) AlbumPhotos(ctx context.Context, album *Access, v Viewer) ([]Item, error) {
 	photos := []Item{}
 	q := s.DB.NewSelect().Model(&photos).Where("i.album_id = ?", album.Item.ID).Where("i.kind = ?", KindPhoto)
-	if !album.Owner {
+	switch {
+	case album.Owner:
+	case album.Public:
+		// A public album shows every photo: no deny entry can name a
+		// viewer without an identity.
+	default:
 		principal := album.TokenID
 		if principal == 0 && v.Member != nil {
 			principal = v.Member.ID

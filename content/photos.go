@@ -103,22 +103,8 @@ func PhotoMeta(it *Item) *media.Metadata {
 // MoveToAlbum puts one of owner's photos into one of owner's albums (nil
 // takes it out).
 func (s *Service) MoveToAlbum(ctx context.Context, owner, photo int64, albumID *int64) error {
-	it, err := s.Item(ctx, owner, photo)
-	if err != nil {
-		return err
-	}
-	if it.Kind != KindPhoto {
-		return app.Errorf(app.EInvalid, "Only photos go into albums.")
-	}
-	if albumID != nil {
-		al, err := s.Item(ctx, owner, *albumID)
-		if err != nil || al.Kind != KindAlbum {
-			return app.Errorf(app.EInvalid, "Album %d is not one of your albums.", *albumID)
-		}
-	}
-	_, err = s.DB.NewUpdate().Model((*Item)(nil)).Set("album_id = ?", albumID).Set("updated_at = ?", s.now()).
-		Where("id = ? AND owner_id = ?", photo, owner).Exec(ctx)
-	return translate(err)
+	_, err := s.EditItem(ctx, owner, photo, ItemEdit{SetAlbum: true, AlbumID: albumID})
+	return err
 }
 
 // Variant chooses which stored file a viewer gets for a requested variant:
@@ -146,6 +132,42 @@ func (s *Service) OpenMedia(ctx context.Context, it *Item, variant string) (medi
 		return nil, errNoItem
 	}
 	return s.Media.Open(ctx, media.VariantKey(*it.MediaKey, variant))
+}
+
+// Download is one file of an album's download: the photo and the stored
+// variant the viewer gets (the original, or its clean copy without metadata).
+type Download struct {
+	Photo   Item
+	Variant string
+}
+
+// AlbumDownloads lists the photos of an album that the viewer may both see
+// and download, oldest first, each with the variant to send. An empty list
+// means there is nothing to download.
+func (s *Service) AlbumDownloads(ctx context.Context, album *Access, v Viewer) ([]Download, error) {
+	if album.Item.Kind != KindAlbum {
+		return nil, errNoItem
+	}
+	photos, err := s.AlbumPhotos(ctx, album, v)
+	if err != nil {
+		return nil, err
+	}
+	out := []Download{}
+	for i := range photos {
+		// Each photo is checked as its own page would be: a photo may reach
+		// the viewer through other tokens than the album, with other rights.
+		acc, err := s.View(ctx, photos[i].ID, v)
+		if app.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if variant, ok := Variant(acc, media.VariantOriginal); ok {
+			out = append(out, Download{Photo: *acc.Item, Variant: variant})
+		}
+	}
+	return out, nil
 }
 
 // SweepResult counts what SweepMedia removed.

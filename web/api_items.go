@@ -1,10 +1,13 @@
 package web
 
 import (
+	"encoding/json"
+
 	"github.com/gofiber/fiber/v2"
 
 	"hubshare/acl"
 	"hubshare/app"
+	"hubshare/content"
 )
 
 type postInput struct {
@@ -72,15 +75,66 @@ func (s *Server) apiUpdateItem(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in postInput
-	if err := decodeJSON(c, &in); err != nil {
+	fields, err := rawFields(c)
+	if err != nil {
 		return err
 	}
-	it, err := s.Content.UpdateItem(c.UserContext(), apiMember(c).ID, id, in.Title, in.Body)
+	e, err := itemEdit(fields)
+	if err != nil {
+		return err
+	}
+	it, err := s.Content.EditItem(c.UserContext(), apiMember(c).ID, id, e)
 	if err != nil {
 		return err
 	}
 	return c.JSON(newItemView(it))
+}
+
+// itemEdit reads the fields of PATCH /items/{id}; for album_id and cover_id
+// null clears.
+func itemEdit(fields map[string]json.RawMessage) (content.ItemEdit, error) {
+	var e content.ItemEdit
+	var err error
+	if e.Title, err = fieldString(fields, "title"); err != nil {
+		return e, err
+	}
+	if e.Body, err = fieldString(fields, "body"); err != nil {
+		return e, err
+	}
+	caption, err := fieldString(fields, "caption")
+	if err != nil {
+		return e, err
+	}
+	if caption != nil {
+		if e.Body != nil && *e.Body != *caption {
+			return e, app.Errorf(app.EInvalid, "body and caption are the same field: send one of them.")
+		}
+		e.Body = caption
+	}
+	if e.SetAlbum, e.AlbumID, err = fieldID(fields, "album_id"); err != nil {
+		return e, err
+	}
+	if e.SetCover, e.CoverID, err = fieldID(fields, "cover_id"); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// fieldID reads an optional id that null clears: set tells whether the
+// field was sent at all.
+func fieldID(fields map[string]json.RawMessage, name string) (set bool, id *int64, err error) {
+	raw, ok := fields[name]
+	if !ok {
+		return false, nil, nil
+	}
+	if isNull(raw) {
+		return true, nil, nil
+	}
+	var v int64
+	if err := json.Unmarshal(raw, &v); err != nil || v <= 0 {
+		return false, nil, app.Errorf(app.EInvalid, "%s must be an id or null.", name)
+	}
+	return true, &v, nil
 }
 
 func (s *Server) apiDeleteItem(c *fiber.Ctx) error {

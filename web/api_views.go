@@ -16,6 +16,7 @@ type itemView struct {
 	Title       string    `json:"title"`
 	Body        string    `json:"body"`
 	AlbumID     *int64    `json:"album_id"`
+	CoverID     *int64    `json:"cover_id"`
 	Public      bool      `json:"public"`
 	ContentType *string   `json:"content_type,omitempty"`
 	Width       *int      `json:"width,omitempty"`
@@ -26,7 +27,7 @@ type itemView struct {
 }
 
 func newItemView(it *content.Item) itemView {
-	return itemView{ID: it.ID, Kind: it.Kind, Title: it.Title, Body: it.Body, AlbumID: it.AlbumID, Public: it.Public,
+	return itemView{ID: it.ID, Kind: it.Kind, Title: it.Title, Body: it.Body, AlbumID: it.AlbumID, CoverID: it.CoverID, Public: it.Public,
 		ContentType: it.ContentType, Width: it.Width, Height: it.Height, Size: it.SizeBytes, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 

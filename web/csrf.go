@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"hubshare/app"
 )
@@ -21,26 +22,41 @@ import (
 
 const csrfField = "_csrf"
 
-// csrfBinding returns the cookie value CSRF tokens of this browser are bound to.
+// csrfBinding returns the cookie value CSRF tokens of this browser are bound
+// to, as the browser will hold it after this response: a cookie that this
+// response clears (an expired session, say) binds nothing, and one that it
+// sets binds with its new value.
 func (s *Server) csrfBinding(c *fiber.Ctx) string {
 	for _, name := range []string{s.cookies.session, s.cookies.pending, s.cookies.guest, s.cookies.pre} {
-		if v := c.Cookies(name); v != "" {
+		v, set := responseCookie(c, name)
+		if !set {
+			v = c.Cookies(name)
+		}
+		if v != "" {
 			return name + "=" + v
 		}
-	}
-	if v, ok := c.Locals("csrf_pre").(string); ok { // set earlier in this request
-		return s.cookies.pre + "=" + v
 	}
 	return ""
 }
 
+// responseCookie reports whether this response sets the cookie, and to what
+// (empty when it clears it).
+func responseCookie(c *fiber.Ctx, name string) (value string, set bool) {
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(name)
+	if !c.Response().Header.Cookie(ck) {
+		return "", false
+	}
+	return string(ck.Value()), true // clearCookie sets an empty value
+}
+
 // csrfToken returns the token to embed in this page's forms, setting a
-// pre-session cookie first when the browser has no session of any kind.
+// pre-session cookie first when the browser will hold no session of any kind.
 func (s *Server) csrfToken(c *fiber.Ctx) string {
 	b := s.csrfBinding(c)
 	if b == "" {
 		v := randomToken()
-		c.Locals("csrf_pre", v)
 		s.setCookie(c, s.cookies.pre, v, 0)
 		b = s.cookies.pre + "=" + v
 	}
@@ -56,31 +72,98 @@ func (s *Server) csrfFor(binding string) string {
 var errCSRF = app.Errorf(app.EForbidden, "This form has expired or did not come from this site. Reload the page and try again.")
 
 // checkCSRF guards every unsafe method outside the API: it needs a token bound
-// to this browser's session and, when the browser sends Origin, this site's origin.
+// to this browser's session and, when the browser sends Origin, this site's
+// origin. The token comes from the X-CSRF-Token header or the form body, never
+// from the URL: a URL leaks into logs, history and Referer headers.
 func (s *Server) checkCSRF(c *fiber.Ctx) error {
-	switch c.Method() {
-	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
+	if safeMethod(c) {
 		return c.Next()
 	}
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(origin) {
-		return errCSRF
+	want, err := s.expectedCSRF(c)
+	if err != nil {
+		return err
 	}
-	binding := s.csrfBinding(c)
-	if binding == "" {
-		return errCSRF
+	got := c.Get(csrfHeader)
+	if got == "" {
+		got = formToken(c)
 	}
-	got := c.Get("X-CSRF-Token")
-	if got == "" && strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
-		// Uploads carry the token in the URL of the form's action: reading
-		// it from the body would buffer the whole upload before the check.
-		got = c.Query(csrfField)
-	} else if got == "" {
-		got = c.FormValue(csrfField)
-	}
-	if got == "" || !hmac.Equal([]byte(got), []byte(s.csrfFor(binding))) {
+	if !csrfEqual(got, want) {
 		return errCSRF
 	}
 	return c.Next()
+}
+
+// checkStreamedCSRF guards a streamed upload, whose body must not be read
+// here: a token in the header is checked at once; otherwise the multipart
+// parser checks the token field, which must come before any file part
+// (readUpload), and nothing else is accepted.
+func (s *Server) checkStreamedCSRF(c *fiber.Ctx) error {
+	if safeMethod(c) {
+		return c.Next()
+	}
+	want, err := s.expectedCSRF(c)
+	if err != nil {
+		return err
+	}
+	if got := c.Get(csrfHeader); got != "" {
+		if !csrfEqual(got, want) {
+			return errCSRF
+		}
+		return c.Next()
+	}
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		return errCSRF
+	}
+	c.Locals(csrfPendingKey, want)
+	return c.Next()
+}
+
+const (
+	csrfHeader = "X-CSRF-Token"
+	// csrfPendingKey holds the token a streamed upload must carry in a part
+	// before its files.
+	csrfPendingKey = "csrf_pending"
+)
+
+func safeMethod(c *fiber.Ctx) bool {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// expectedCSRF checks the Origin and returns the token this browser's forms carry.
+func (s *Server) expectedCSRF(c *fiber.Ctx) (string, error) {
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.sameOrigin(origin) {
+		return "", errCSRF
+	}
+	binding := s.csrfBinding(c)
+	if binding == "" {
+		return "", errCSRF
+	}
+	return s.csrfFor(binding), nil
+}
+
+// formToken reads the token from the form body only: url-encoded, or a
+// (small) multipart form. Unlike FormValue it never looks at the query string.
+func formToken(c *fiber.Ctx) string {
+	ct := c.Get(fiber.HeaderContentType)
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm):
+		return string(c.Request().PostArgs().Peek(csrfField))
+	case strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		f, err := c.MultipartForm()
+		if err != nil || len(f.Value[csrfField]) == 0 {
+			return ""
+		}
+		return f.Value[csrfField][0]
+	}
+	return ""
+}
+
+func csrfEqual(got, want string) bool {
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
 }
 
 // sameOrigin compares an Origin header with the public base URL.

@@ -53,9 +53,16 @@ func formRequest(method, path string, form url.Values) *http.Request {
 // token is not empty.
 func multipartRequest(t *testing.T, method, path, token string) *http.Request {
 	t.Helper()
+	return multipartTokenRequest(t, method, path, token, false)
+}
+
+// multipartTokenRequest is multipartRequest with the _csrf field placed
+// after the file when tokenAfterFile is set.
+func multipartTokenRequest(t *testing.T, method, path, token string, tokenAfterFile bool) *http.Request {
+	t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
-	if token != "" {
+	if token != "" && !tokenAfterFile {
 		w.WriteField("_csrf", token)
 	}
 	fw, err := w.CreateFormFile("file", "a.txt")
@@ -63,6 +70,9 @@ func multipartRequest(t *testing.T, method, path, token string) *http.Request {
 		t.Fatal(err)
 	}
 	fw.Write([]byte("hello"))
+	if token != "" && tokenAfterFile {
+		w.WriteField("_csrf", token)
+	}
 	w.Close()
 	req := httptest.NewRequest(method, path, &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
@@ -99,6 +109,8 @@ func TestEveryUnsafePageRouteNeedsSessionBoundCSRFToken(t *testing.T) {
 			}
 			header := formRequest(r.method, r.path, url.Values{})
 			header.Header.Set("X-CSRF-Token", otherToken)
+			// This session's own valid token, but only in the URL (§30).
+			inURL := r.path + "?_csrf=" + url.QueryEscape(ownToken)
 			attempts := []attempt{
 				{"no token", cl, formRequest(r.method, r.path, url.Values{"description": {"x"}})},
 				{"wrong token", cl, formRequest(r.method, r.path, url.Values{"_csrf": {strings.Repeat("A", len(ownToken))}})},
@@ -107,6 +119,9 @@ func TestEveryUnsafePageRouteNeedsSessionBoundCSRFToken(t *testing.T) {
 				{"multipart without a token", cl, multipartRequest(t, r.method, r.path, "")},
 				{"multipart with another session's token in the URL", cl, multipartRequest(t, r.method, r.path+"?_csrf="+url.QueryEscape(otherToken), "")},
 				{"multipart with another session's token in the body", cl, multipartRequest(t, r.method, r.path, otherToken)},
+				{"its own token only in the URL", cl, formRequest(r.method, inURL, url.Values{"description": {"x"}})},
+				{"its own token only in the URL of a multipart form", cl, multipartRequest(t, r.method, inURL, "")},
+				{"its own token only in the URL, a wrong one in the body", cl, formRequest(r.method, inURL, url.Values{"_csrf": {otherToken}})},
 			}
 			for _, a := range attempts {
 				resp := a.cl.do(a.req)

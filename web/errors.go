@@ -90,6 +90,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		msg = app.ErrorMessage(nil)
 	}
 	c.Status(status)
+	// No error is to be indexed: an unknown route is as unlisted as an
+	// unknown item (whose guest route sets the same header).
+	c.Set("X-Robots-Tag", "noindex, nofollow")
 	if strings.HasPrefix(c.Path(), "/api/") {
 		return c.JSON(fiber.Map{"error": fiber.Map{"code": string(code), "message": msg}})
 	}

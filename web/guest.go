@@ -69,15 +69,17 @@ func itemIDParam(c *fiber.Ctx) *int64 {
 // failure is the same "not found" as a missing item, with no cookie.
 func (s *Server) exchangeZat(c *fiber.Ctx, zat string) error {
 	held := s.ACL.OpenGuest(c.Cookies(s.cookies.guest))
-	t, outcome, err := s.ACL.ExchangeZat(c.UserContext(), zat, s.clientNetwork(c), held, itemIDParam(c))
+	ex, err := s.ACL.ExchangeZat(c.UserContext(), zat, s.clientNetwork(c), held, itemIDParam(c))
 	if err != nil {
 		return err
 	}
-	switch outcome {
+	switch ex.Outcome {
 	case acl.Opened, acl.Reopened:
-		s.setCookie(c, s.cookies.guest, s.ACL.SealGuest(held.With(t)), guestCookieLifetime)
+		s.setCookie(c, s.cookies.guest, s.ACL.SealGuest(held.With(ex.Token)), guestCookieLifetime)
 	case acl.NeedsOpen:
-		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(t, itemIDParam(c)), acl.PendingLifetime)
+		// The pending mark carries the item only when the token may open it,
+		// so that its landing-page events are never tied to another's item.
+		s.setCookie(c, s.cookies.pending, s.ACL.SealPending(ex.Token, ex.Item), acl.PendingLifetime)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -102,14 +104,16 @@ func (s *Server) guestMiss(c *fiber.Ctx, itemID *int64) error {
 			return err
 		}
 	}
-	return s.renderLanding(c, fiber.StatusOK, t, "")
+	return s.renderLanding(c, fiber.StatusOK, t, cleanLocation(c.Path(), string(c.Request().URI().QueryString())), "")
 }
 
-func (s *Server) renderLanding(c *fiber.Ctx, status int, t *acl.GuestToken, errMsg string) error {
+// renderLanding shows the landing page of a pending link; next is the page
+// the explicit open returns to.
+func (s *Server) renderLanding(c *fiber.Ctx, status int, t *acl.GuestToken, next, errMsg string) error {
 	guestHeaders(c)
 	return c.Status(status).Render("landing", fiber.Map{
 		"Title": "A link was shared with you", "Note": t.Note, "ExpiresAt": t.ExpiresAt, "HasPassword": t.HasPassword(),
-		"MaxUses": t.MaxUses, "CSRF": s.csrfToken(c), "Next": cleanLocation(c.Path(), string(c.Request().URI().QueryString())),
+		"MaxUses": t.MaxUses, "CSRF": s.csrfToken(c), "Next": next,
 		"Error": errMsg,
 	}, "layouts/bare")
 }
@@ -130,7 +134,8 @@ func (s *Server) openLink(c *fiber.Ctx) error {
 			if perr != nil {
 				return perr
 			}
-			return s.renderLanding(c, fiber.StatusUnauthorized, pt, app.ErrorMessage(err))
+			// The retry returns to the page the link was for, not to /open.
+			return s.renderLanding(c, fiber.StatusUnauthorized, pt, next, app.ErrorMessage(err))
 		}
 		return err
 	}

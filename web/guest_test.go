@@ -788,7 +788,16 @@ func TestPasswordLink(t *testing.T) {
 			t.Errorf("the token's log after a wrong password: %+v, want one denied_password entry", log)
 		}
 
-		resp = gtPost(t, cl, "/open", gtOpenForm(csrf, next, password))
+		// The retry is sent with the form the failed attempt showed, as a
+		// person would: it returns to the item, not to /open.
+		m, n := csrfRE.FindStringSubmatch(body), gtNextRE.FindStringSubmatch(body)
+		if m == nil || n == nil {
+			t.Fatalf("the landing page after a wrong password has no form:\n%s", gtShort(body))
+		}
+		if retryNext := html.UnescapeString(n[1]); retryNext != next {
+			t.Errorf("the form after a wrong password returns to %q, want %q", retryNext, next)
+		}
+		resp = gtPost(t, cl, "/open", gtOpenForm(html.UnescapeString(m[1]), html.UnescapeString(n[1]), password))
 		gtSee303(t, "the right password", resp, itemPath)
 		gtWantCookie(t, "the right password", resp, "hs_guest")
 		body = gtStatus(t, "the post after the password", gtGet(t, cl, itemPath), http.StatusOK)
@@ -1232,29 +1241,84 @@ func TestLandingEventsAreInTheItemLog(t *testing.T) {
 	})
 }
 
-// A success before the threshold resets the failures of its own network for
-// the zat action, and only those (SECURITY 15).
-func TestZatSuccessResetsOnlyItsNetwork(t *testing.T) {
+// A success erases no earlier guess: holding one valid token must not buy
+// unlimited guessing (SECURITY 15).
+func TestZatSuccessErasesNoGuesses(t *testing.T) {
 	t.Parallel()
 	eachEnv(t, func(t *testing.T, e *env) {
 		alice := gtNewOwner(t, e, "alice")
-		p := alice.post("Reset", "x")
+		p := alice.post("Held", "x")
 		itemPath := fmt.Sprintf("/items/%d", p)
 		tk := alice.share(p, "")
 		clA, clB := gtClientAt(e, "203.0.113.40:1"), gtClientAt(e, "203.0.113.41:1")
-		fail := func(cl *client, what string, n int) {
+		guess := func(cl *client, what string, n int) {
 			t.Helper()
 			for i := 0; i < n; i++ {
-				gtStatus(t, fmt.Sprintf("%s: bad zat %d", what, i+1), gtGet(t, cl, itemPath+"?zat="+acl.NewSecret(acl.GuestTokenPrefix)), http.StatusNotFound)
+				gtStatus(t, fmt.Sprintf("%s: unknown zat %d", what, i+1), gtGet(t, cl, itemPath+"?zat="+acl.NewSecret(acl.GuestTokenPrefix)), http.StatusNotFound)
 			}
 		}
-		fail(clA, "network A", acl.NetworkFailureLimit-1)
-		fail(clB, "network B", acl.NetworkFailureLimit-1)
-		gtSee303(t, "a valid zat from network A below the threshold", gtGet(t, clA, gtLinkPath(t, tk.Link)), itemPath)
-		fail(clA, "network A after its success", acl.NetworkFailureLimit-1)
-		gtSee303(t, "a valid zat from network A after the reset", gtGet(t, gtClientAt(e, "203.0.113.40:2"), gtLinkPath(t, tk.Link)), itemPath)
-		fail(clB, "network B, one more", 1)
-		gtWantThrottled(t, "a valid zat from network B, which nothing reset", gtGet(t, clB, gtLinkPath(t, tk.Link)))
+		guess(clA, "network A", acl.NetworkFailureLimit-1)
+		gtSee303(t, "the held token from network A below the threshold", gtGet(t, gtClientAt(e, "203.0.113.40:2"), gtLinkPath(t, tk.Link)), itemPath)
+		guess(clA, "network A after its success", 1)
+		gtWantThrottled(t, "the held token once network A reached the threshold", gtGet(t, gtClientAt(e, "203.0.113.40:3"), gtLinkPath(t, tk.Link)))
+		gtWantThrottled(t, "another guess from network A", gtGet(t, clA, itemPath+"?zat="+acl.NewSecret(acl.GuestTokenPrefix)))
+		// Network B's own count is untouched by A's.
+		guess(clB, "network B", acl.NetworkFailureLimit-1)
+		gtSee303(t, "the held token from network B", gtGet(t, gtClientAt(e, "203.0.113.41:2"), gtLinkPath(t, tk.Link)), itemPath)
+	})
+}
+
+// Old links are no guesses: a household that keeps opening revoked, expired
+// and used-up links is never locked out of its live ones, and the owner sees
+// every such attempt with its reason (SECURITY 15).
+func TestDeadTokensNeverLockANetworkOut(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		p := alice.post("Household", "x")
+		itemPath := fmt.Sprintf("/items/%d", p)
+		live := alice.share(p, "")
+		revoked := alice.share(p, "")
+		alice.call("DELETE", fmt.Sprintf("/api/v1/tokens/%d", revoked.ID), "", http.StatusNoContent)
+		expiring := alice.share(p, fmt.Sprintf(`{"expires_at":%q}`, e.clock.Now().Add(time.Hour).Format(time.RFC3339)))
+		usedUp := alice.share(p, `{"max_uses":1}`)
+		home := gtClientAt(e, "203.0.113.50:1")
+		csrf, next, _ := gtLanding(t, home, usedUp.Link)
+		gtStatus(t, "spending the only use", gtPost(t, home, "/open", gtOpenForm(csrf, next, "")), http.StatusSeeOther)
+		e.clock.Advance(2 * time.Hour)
+
+		for i := 0; i < 2*acl.NetworkFailureLimit; i++ {
+			dead := []gtToken{revoked, expiring, usedUp}[i%3]
+			gtStatus(t, fmt.Sprintf("dead link %d", i+1), gtGet(t, gtClientAt(e, "203.0.113.50:9"), gtLinkPath(t, dead.Link)), http.StatusNotFound)
+		}
+		gtSee303(t, "a live link after many dead ones from the same network", gtGet(t, gtClientAt(e, "203.0.113.50:2"), gtLinkPath(t, live.Link)), itemPath)
+
+		gtFlush(t, e)
+		var log struct {
+			Entries []struct {
+				TokenID int64  `json:"token_id"`
+				Event   string `json:"event"`
+				Reason  string `json:"reason"`
+			} `json:"entries"`
+		}
+		alice.decode("GET", fmt.Sprintf("/api/v1/items/%d/access", p), "", http.StatusOK, &log)
+		reasons := map[int64]map[string]int{}
+		for _, en := range log.Entries {
+			if en.Event == acl.EventFailed {
+				if reasons[en.TokenID] == nil {
+					reasons[en.TokenID] = map[string]int{}
+				}
+				reasons[en.TokenID][en.Reason]++
+			}
+		}
+		for _, want := range []struct {
+			tk     gtToken
+			reason string
+		}{{revoked, acl.StatusRevoked}, {expiring, acl.StatusExpired}, {usedUp, acl.StatusUsedUp}} {
+			if reasons[want.tk.ID][want.reason] == 0 {
+				t.Errorf("the owner's log has no %q attempt of token %d: %v", want.reason, want.tk.ID, reasons)
+			}
+		}
 	})
 }
 

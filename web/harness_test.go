@@ -153,8 +153,14 @@ func (cl *client) doFrom(remote string, req *http.Request) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read as the server does (DisablePreParseMultipartForm): the body,
+	// multipart or not, stays for the handler to parse.
 	var freq fasthttp.Request
-	if err := freq.Read(bufio.NewReader(bytes.NewReader(dump))); err != nil {
+	br := bufio.NewReader(bytes.NewReader(dump))
+	if err := freq.Header.Read(br); err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	if err := freq.ContinueReadBody(br, 0, false); err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	addr, err := net.ResolveTCPAddr("tcp", remote)

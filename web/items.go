@@ -16,9 +16,6 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 		return err
 	}
 	v := viewer(c)
-	if v.Anonymous() {
-		return s.guestMiss(c, &id)
-	}
 	acc, err := s.Content.View(c.UserContext(), id, v)
 	if app.IsNotFound(err) {
 		return s.guestMiss(c, &id)

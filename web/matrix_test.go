@@ -133,6 +133,9 @@ func TestAccessMatrix(t *testing.T) {
 				}
 			}
 			want(media(sharedPost, "thumb"), false) // a post has no media
+			want(item(album)+"/download", mine && tok != plain)
+			want(item(sharedPost)+"/download", false) // nor an album to download
+			want(item(loose)+"/download", false)
 			want(item(bobsPhoto), tok == bobTok)
 			if mine {
 				_, page := status(cl, item(album))

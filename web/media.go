@@ -28,9 +28,6 @@ func (s *Server) mediaFile(c *fiber.Ctx) error {
 		return err
 	}
 	v := viewer(c)
-	if v.Anonymous() {
-		return notFound
-	}
 	acc, err := s.Content.View(c.UserContext(), id, v)
 	if err != nil {
 		return err
@@ -108,29 +105,64 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 			for _, p := range up.photos {
 				s.Content.DiscardPhoto(c.UserContext(), p)
 			}
-			if code := app.ErrorCode(err); code == app.ETooLarge || code == app.ENoSpace {
+			if code := app.ErrorCode(err); code == app.ETooLarge || code == app.EForbidden || code == app.ENoSpace {
 				// Read (and drop) a bounded part of what the client is still
-				// sending, so that it is reading when the 413 or 507 arrives
-				// rather than having its connection reset mid-upload.
+				// sending, so that it is reading when the 413, 507 (or the
+				// 403 of an expired form) arrives rather than having its
+				// connection reset mid-upload.
 				io.CopyN(io.Discard, body, s.Config.MaxUpload)
 			}
 		}
 	}()
-	mr := multipart.NewReader(body, params["boundary"])
+	// A form without an X-CSRF-Token header carries its token in a part
+	// before any file: no file byte is accepted before the token is checked.
+	csrfPending, _ := c.Locals(csrfPendingKey).(string)
+	end := newEndWatch(body, params["boundary"])
+	mr := multipart.NewReader(end, params["boundary"])
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
+			if !end.seen {
+				// The reader also ends quietly when the body stops inside
+				// the headers of a part.
+				return up, errCutOff(io.ErrUnexpectedEOF)
+			}
 			break
 		}
 		if err != nil {
-			return up, app.Wrap(err, app.EMalformed, "The upload was cut off or is not valid multipart/form-data.")
+			return up, errCutOff(err)
 		}
 		name := part.FormName()
+		if csrfPending != "" {
+			if part.FileName() != "" {
+				return up, errCSRF
+			}
+			if name == csrfField {
+				b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes))
+				if err != nil {
+					return up, errCutOff(err)
+				}
+				if !csrfEqual(string(b), csrfPending) {
+					return up, errCSRF
+				}
+				csrfPending = ""
+				continue
+			}
+		}
 		if name == "file" && part.FileName() != "" {
 			if len(up.photos) >= maxFiles {
 				return up, app.Errorf(app.EInvalid, "At most %d photos at once.", maxFiles)
 			}
-			p, err := s.Content.IngestPhoto(c.UserContext(), part)
+			pr := &partReader{r: part}
+			p, err := s.Content.IngestPhoto(c.UserContext(), pr)
+			if pr.err != nil {
+				// The body ended (or broke) inside the file: whatever the
+				// pipeline made of the short file, the request is at fault.
+				if p != nil {
+					s.Content.DiscardPhoto(c.UserContext(), p)
+				}
+				return up, errCutOff(pr.err)
+			}
 			if err != nil {
 				return up, err
 			}
@@ -139,17 +171,81 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 		if err != nil {
-			return up, app.Wrap(err, app.EMalformed, "The upload was cut off.")
+			return up, errCutOff(err)
 		}
 		if len(b) > maxFieldBytes {
 			return up, app.Errorf(app.EInvalid, "The field %q is too long.", name)
 		}
 		up.fields[name] = string(b)
 	}
+	if csrfPending != "" {
+		return up, errCSRF
+	}
 	if len(up.photos) == 0 {
 		return up, app.Errorf(app.EInvalid, "No photo in the upload: add a file in the field named file.")
 	}
 	return up, nil
+}
+
+// errCutOff is the answer to a multipart body that ends, or breaks, before
+// its closing boundary.
+func errCutOff(err error) error {
+	return app.Wrap(err, app.EMalformed, "The upload was cut off before its end (or is not valid multipart/form-data): nothing was saved. Send it again.")
+}
+
+// endWatch passes a multipart body through and notes whether its closing
+// delimiter ("--boundary--" at the start of a line) went by: only then did
+// the body end where it should.
+type endWatch struct {
+	r     io.Reader
+	delim []byte
+	// tail holds the last len(delim)-1 bytes read (fewer at the start), for
+	// a delimiter split across reads; scratch is where tail meets the next read.
+	tail, scratch []byte
+	seen          bool
+}
+
+func newEndWatch(r io.Reader, boundary string) *endWatch {
+	delim := []byte("\n--" + boundary + "--")
+	w := &endWatch{r: r, delim: delim, tail: make([]byte, 0, len(delim)), scratch: make([]byte, 0, 2*len(delim))}
+	// The body's start counts as the start of a line.
+	w.tail = append(w.tail, '\n')
+	return w
+}
+
+func (w *endWatch) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if n == 0 || w.seen {
+		return n, err
+	}
+	k := len(w.delim) - 1
+	w.scratch = append(append(w.scratch[:0], w.tail...), p[:min(n, k)]...)
+	if bytes.Contains(w.scratch, w.delim) || bytes.Contains(p[:n], w.delim) {
+		w.seen = true
+		return n, err
+	}
+	if n >= k {
+		w.tail = append(w.tail[:0], p[n-k:n]...)
+	} else {
+		// scratch is the old tail followed by all of p[:n].
+		w.tail = append(w.tail[:0], w.scratch[max(0, len(w.scratch)-k):]...)
+	}
+	return n, err
+}
+
+// partReader remembers the first error of the part it reads other than its
+// clean end: that error is the body's (cut off, connection lost), not the file's.
+type partReader struct {
+	r   io.Reader
+	err error
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF && p.err == nil {
+		p.err = err
+	}
+	return n, err
 }
 
 // albumField parses the optional album_id field.

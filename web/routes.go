@@ -27,17 +27,52 @@ func (s *Server) routes() {
 		return append(chain[:len(chain):len(chain)], h)
 	}
 
+	// "/" is the member's home, or while the hub has no member the form
+	// that creates the first one.
+	a.Get("/", with(page, s.start)...)
+	a.Post("/setup", with(page, s.setupForm)...)
 	a.Get("/login", with(page, s.loginPage)...)
 	a.Post("/login", with(page, s.login)...)
 	a.Post("/logout", with(page, s.logout)...)
-	s.ownerPageRoutes(owner, with)
+	// The owner pages: session, CSRF on unsafe methods, sign-in required.
+	a.Post("/posts", with(owner, s.createPostForm)...)
+	a.Post("/albums", with(owner, s.createAlbumForm)...)
+
+	a.Get("/items/:id/share", with(owner, s.sharePage)...)
+	a.Post("/items/:id/share/public", with(owner, s.setPublicForm)...)
+	a.Post("/items/:id/share/add", with(owner, s.grantForm)...)
+	a.Post("/items/:id/share/remove", with(owner, s.ungrantForm)...)
+	a.Post("/items/:id/share/link", with(owner, s.shareLinkForm)...)
+	a.Post("/items/:id/share/showlink", with(owner, s.showItemLinkForm)...)
+
+	a.Get("/settings/tokens", with(owner, s.tokensPage)...)
+	a.Post("/settings/tokens", with(owner, s.createTokenForm)...)
+	// Registered before /settings/tokens/:id, which would take it for an id.
+	a.Post("/settings/tokens/revoke-flagged", with(owner, s.revokeFlaggedForm)...)
+	a.Get("/settings/tokens/:id", with(owner, s.tokenPage)...)
+	a.Post("/settings/tokens/:id", with(owner, s.updateTokenForm)...)
+	a.Post("/settings/tokens/:id/revoke", with(owner, s.revokeTokenForm)...)
+	a.Post("/settings/tokens/:id/extend", with(owner, s.extendTokenForm)...)
+	a.Post("/settings/tokens/:id/rotate", with(owner, s.rotateTokenForm)...)
+	a.Post("/settings/tokens/:id/showlink", with(owner, s.showTokenLinkForm)...)
+	a.Post("/settings/tokens/:id/ungrant", with(owner, s.ungrantTokenForm)...)
+
+	a.Get("/settings/groups", with(owner, s.groupsPage)...)
+	a.Post("/settings/groups", with(owner, s.createGroupForm)...)
+	a.Post("/settings/groups/:id/rename", with(owner, s.renameGroupForm)...)
+	a.Post("/settings/groups/:id/delete", with(owner, s.deleteGroupForm)...)
+	a.Post("/settings/groups/:id/add", with(owner, s.addGroupMemberForm)...)
+	a.Post("/settings/groups/:id/remove", with(owner, s.removeGroupMemberForm)...)
+
 	// Guest-visible pages: the zat exchange and the viewer, no CSRF cookie.
 	guest := []fiber.Handler{limitSmallBody, s.loadMember, s.guestGate}
 	a.Get("/items/:id", with(guest, s.itemPage)...)
 	a.Get("/shared", with(guest, s.sharedPage)...)
 	a.Get("/media/:id/:variant", with(guest, s.mediaFile)...)
-	// Uploads stream their body: no small-body limit, CSRF from the URL.
-	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkCSRF, s.uploadForm)
+	a.Get("/items/:id/download", with(guest, s.albumDownload)...)
+	// Uploads stream their body: no small-body limit; the CSRF token comes
+	// from the header or from a part before the files (readUpload).
+	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkStreamedCSRF, s.uploadForm)
 	a.Post("/open", with(page, s.openLink)...)
 
 	a.Get("/settings/apitokens", with(owner, s.apiTokensPage)...)

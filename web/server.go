@@ -51,6 +51,7 @@ type Server struct {
 	cookies cookieNames
 	started time.Time
 	proxies []netip.Prefix
+	setup   firstRun
 }
 
 // Body limits: forms and JSON are small; uploads have their own, enforced

@@ -144,8 +144,8 @@ func Migrator(db *bun.DB) (*migrate.Migrator, error) {
 	return migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
 }
 
-// withLock runs fn while holding the migration lock, waiting for another
-// process that holds it.
+// withLock runs fn while holding the migration lock, waiting (up to two
+// minutes, or ctx's end) for another process that holds it.
 func withLock(ctx context.Context, m *migrate.Migrator, fn func() error) error {
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("init migrations: %w", err)
@@ -157,17 +157,48 @@ func withLock(ctx context.Context, m *migrate.Migrator, fn func() error) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("migrations stayed locked by another process for 2 minutes: %w", err)
+			return fmt.Errorf("migrations stayed locked for 2 minutes (%s): %w", lockedHint, err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("migrations are locked (%s): %w", lockedHint, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	defer m.Unlock(context.WithoutCancel(ctx))
 	return fn()
 }
+
+const lockedHint = "by another process migrating, or by one that crashed while migrating: " +
+	"if no other hubshare is migrating this database, run `hubshare migrate unlock`"
+
+// Unlock removes the migration lock, whoever took it: for a lock left by a
+// process that crashed while migrating, which every later start would wait
+// for in vain. It reports whether a lock was held. Only to be run while no
+// other process is migrating the database.
+func Unlock(ctx context.Context, db *bun.DB) (bool, error) {
+	m, err := Migrator(db)
+	if err != nil {
+		return false, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return false, fmt.Errorf("init migrations: %w", err)
+	}
+	n, err := db.NewSelect().Table(locksTable).Count(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := m.Unlock(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// locksTable is where bun's migrator keeps its lock.
+const locksTable = "bun_migration_locks"
 
 // MigrateUp applies every pending migration and returns their names.
 func MigrateUp(ctx context.Context, db *bun.DB) ([]string, error) {

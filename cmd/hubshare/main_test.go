@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -201,6 +204,13 @@ func TestFlagBeatsEnvironment(t *testing.T) {
 // function that stops it and returns Run's error.
 func startServe(t *testing.T, getenv func(string) string, args ...string) (addr string, stop func() error) {
 	t.Helper()
+	addr, stop, _ = startServeLog(t, getenv, args...)
+	return addr, stop
+}
+
+// startServeLog is startServe that also returns what serve logged so far.
+func startServeLog(t *testing.T, getenv func(string) string, args ...string) (addr string, stop func() error, logs func() string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	var stderr lockedBuffer
@@ -233,7 +243,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) (addr 
 		}
 	}
 	t.Cleanup(func() { stop() })
-	return addr, stop
+	return addr, stop, stderr.String
 }
 
 func checkServing(t *testing.T, addr string) {
@@ -254,9 +264,65 @@ func checkServing(t *testing.T, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
-		t.Errorf("GET / signed out: %d %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	// Signed out, "/" is the sign-in page, or on a hub without members the
+	// form that creates the first one.
+	login := resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/login"
+	setup := resp.StatusCode == http.StatusOK && strings.Contains(string(page), `action="/setup"`)
+	if !login && !setup {
+		t.Errorf("GET / signed out: %d %q, want 303 to /login or the first-run form", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+var setupCodeRE = regexp.MustCompile(`setup_code=([0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5})`)
+
+// A newcomer needs serve and a browser: serve prints a setup code, the
+// browser at "/" creates the first account with it and is signed in.
+func TestServeFirstRunInTheBrowser(t *testing.T) {
+	t.Parallel()
+	addr, _, logs := startServeLog(t, env(), "--data-dir", t.TempDir())
+	m := setupCodeRE.FindStringSubmatch(logs())
+	if m == nil {
+		t.Fatalf("serve on a new hub printed no setup code:\n%s", logs())
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Timeout: 20 * time.Second, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "http://" + addr
+	resp, err := client.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(string(page))
+	if resp.StatusCode != http.StatusOK || csrf == nil {
+		t.Fatalf("GET / on a new hub: %d\n%s", resp.StatusCode, page)
+	}
+	form := url.Values{"_csrf": {html.UnescapeString(csrf[1])}, "code": {m[1]}, "handle": {"alice"},
+		"password": {"a long passphrase"}, "password2": {"a long passphrase"}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/setup", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("POST /setup with the printed code: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = client.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Sign out") {
+		t.Errorf("home after the first run: %d\n%s", resp.StatusCode, page)
+	}
+	if strings.Count(logs(), m[1]) != 1 {
+		t.Errorf("the setup code was logged again after its first line")
 	}
 }
 
@@ -315,5 +381,86 @@ func TestServePostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, database.FileName)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("serve on PostgreSQL also made an SQLite file: %v", err)
+	}
+}
+
+// runWithin is run with the command bounded by d: for commands that would
+// otherwise wait for a lock.
+func runWithin(t *testing.T, d time.Duration, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr lockedBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: getenv}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := m.Run(ctx, args)
+	return stdout.String(), err
+}
+
+// A migration that crashed leaves bun's lock behind: every later migrate up
+// (and so every start) waits for it and fails; `migrate unlock` clears it,
+// on SQLite and on PostgreSQL.
+func TestMigrateUnlockClearsAStaleLock(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			dbURL := dbtest.URL(t, d)
+			getenv := env("HUBSHARE_DATABASE_URL", dbURL)
+			dir := t.TempDir()
+			// Something for migrate up to do afterwards.
+			if out, err := run(t, getenv, "", "migrate", "down", "--data-dir", dir); err != nil || !strings.Contains(out, "rolled back") {
+				t.Fatalf("migrate down: %q, %v", out, err)
+			}
+			out, err := run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "no migration lock was held" {
+				t.Fatalf("migrate unlock without a lock: %q, %v", out, err)
+			}
+
+			// A process takes the lock and dies before releasing it.
+			ctx := context.Background()
+			db, err := database.Open(ctx, dbURL, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mig, err := database.Migrator(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mig.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := mig.Lock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			database.Close(db)
+
+			// Without unlock, migrate up waits for the dead holder and gives
+			// up (here when its context ends) with advice.
+			out, err = runWithin(t, 3*time.Second, getenv, "migrate", "up", "--data-dir", dir)
+			if err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "hubshare migrate unlock") {
+				t.Fatalf("migrate up under a stale lock: %q, %v; want a locked error naming migrate unlock", out, err)
+			}
+			if strings.Contains(out, "applied") {
+				t.Fatalf("migrate up under a stale lock applied something: %q", out)
+			}
+
+			out, err = run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "removed the migration lock" {
+				t.Fatalf("migrate unlock: %q, %v", out, err)
+			}
+			out, err = run(t, getenv, "", "migrate", "up", "--data-dir", dir)
+			if err != nil || !strings.Contains(out, "applied ") {
+				t.Fatalf("migrate up after unlock: %q, %v", out, err)
+			}
+			out, err = run(t, getenv, "", "migrate", "status", "--data-dir", dir)
+			if err != nil || strings.Contains(out, "pending") {
+				t.Errorf("migrate status after unlock and up: %q, %v", out, err)
+			}
+			// migrate up released its own lock.
+			out, err = run(t, getenv, "", "migrate", "unlock", "--data-dir", dir)
+			if err != nil || strings.TrimSpace(out) != "no migration lock was held" {
+				t.Errorf("migrate unlock after a clean migrate up: %q, %v", out, err)
+			}
+		})
 	}
 }

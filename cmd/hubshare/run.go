@@ -53,6 +53,8 @@ const usage = `usage: hubshare <command> [flags]
 commands:
   serve                       run the service
   migrate up|down|status      manage the database schema
+  migrate unlock              clear the migration lock a crashed migration left
+                              (only while no other hubshare is migrating)
   member create --handle NAME create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
@@ -196,6 +198,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg))
+	if code, ok, err := srv.SetupCode(ctx); err != nil {
+		return err
+	} else if ok {
+		// Deliberately printed: the one-time code that lets whoever reads
+		// this log create the hub's first member in the browser.
+		log.Info("No member yet: open "+cfg.BaseURL+"/ and enter this setup code to create the first account", "setup_code", code)
+	}
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
 	}
@@ -315,7 +324,7 @@ func (m *Main) testKnobs() (knobs, error) {
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: hubshare migrate up|down|status"}
+		return usageError{"usage: hubshare migrate up|down|status|unlock"}
 	}
 	sub := args[0]
 	cfg, err := m.parse("migrate "+sub, args[1:], nil)
@@ -345,6 +354,17 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "%s %s\n", verb, n)
 		}
 		return nil
+	case "unlock":
+		held, err := database.Unlock(ctx, db)
+		if err != nil {
+			return err
+		}
+		if held {
+			fmt.Fprintln(m.Stdout, "removed the migration lock")
+		} else {
+			fmt.Fprintln(m.Stdout, "no migration lock was held")
+		}
+		return nil
 	case "status":
 		st, err := database.Status(ctx, db)
 		if err != nil {
@@ -359,7 +379,7 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return usageError{"usage: hubshare migrate up|down|status"}
+	return usageError{"usage: hubshare migrate up|down|status|unlock"}
 }
 
 // prepareSchema applies pending migrations, or with --no-migrate refuses a

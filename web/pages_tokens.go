@@ -1,0 +1,373 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"hubshare/acl"
+	"hubshare/app"
+)
+
+// Guest-link audit.
+
+// tokenRow is one guest token in the audit table.
+type tokenRow struct {
+	ID        int64
+	Name      string
+	Status    string
+	Uses      int
+	MaxUses   string
+	LastUsed  *time.Time
+	Items     int
+	Created   time.Time
+	ExpiresAt *time.Time
+	Expiry    string // for the extend field
+	NoACL     bool
+	Stale     bool
+}
+
+// Flagged reports whether the bulk revoke takes the token.
+func (r tokenRow) Flagged() bool { return r.Status == acl.StatusActive && (r.NoACL || r.Stale) }
+
+// Active reports whether the token opens anything now.
+func (r tokenRow) Active() bool { return r.Status == acl.StatusActive }
+
+func maxUsesText(n *int) string {
+	if n == nil {
+		return "∞"
+	}
+	return strconv.Itoa(*n)
+}
+
+func (s *Server) tokenRows(ts []acl.TokenSummary) []tokenRow {
+	now := s.Clock.Now()
+	cutoff := now.Add(-staleAfter)
+	out := make([]tokenRow, 0, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		r := tokenRow{ID: t.ID, Name: t.Name, Status: t.Status(now), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
+			LastUsed: t.LastUsedAt, Items: t.Items, Created: t.CreatedAt, ExpiresAt: t.ExpiresAt, Expiry: inputTime(t.ExpiresAt),
+			NoACL: t.Entries == 0}
+		if r.Status == acl.StatusActive {
+			if t.LastUsedAt != nil {
+				r.Stale = t.LastUsedAt.Before(cutoff)
+			} else {
+				r.Stale = t.CreatedAt.Before(cutoff)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (s *Server) tokensPage(c *fiber.Ctx) error {
+	return s.renderTokens(c, fiber.StatusOK, fiber.Map{})
+}
+
+func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
+	ts, err := s.ACL.ListTokens(c.UserContext(), member(c).ID)
+	if err != nil {
+		return err
+	}
+	rows := s.tokenRows(ts)
+	flagged := 0
+	for _, r := range rows {
+		if r.Flagged() {
+			flagged++
+		}
+	}
+	data["Tokens"], data["Flagged"] = rows, flagged
+	if _, ok := data["Form"]; !ok {
+		data["Form"] = tokenFormValues{}
+	}
+	c.Status(status)
+	return s.page(c, "tokens", "Guest links", data)
+}
+
+// tokenFormValues refills a guest-link form after an error; never the password.
+type tokenFormValues struct {
+	Name, Expires, MaxUses, Note string
+	CanDownload, ShowMetadata    bool
+}
+
+// tokenForm reads a guest-link form. In an edit, a blank expiry or password
+// keeps the current one (checkboxes clear them) and a blank maximum removes
+// the limit.
+func tokenForm(c *fiber.Ctx, edit bool) (acl.TokenInput, tokenFormValues, error) {
+	v := tokenFormValues{Name: formText(c, "name"), Expires: formText(c, "expires_at"), MaxUses: formText(c, "max_uses"),
+		Note: formText(c, "note"), CanDownload: formChecked(c, "can_download"), ShowMetadata: formChecked(c, "show_metadata")}
+	in := acl.TokenInput{CanDownload: &v.CanDownload, ShowMetadata: &v.ShowMetadata, Note: &v.Note}
+	if edit || strings.TrimSpace(v.Name) != "" {
+		in.Name = &v.Name
+	}
+	if edit && formChecked(c, "no_expiry") {
+		in.ClearExpiry = true
+	} else {
+		exp, err := parseInstant("The expiry", v.Expires)
+		if err != nil {
+			return in, v, err
+		}
+		in.ExpiresAt = exp
+	}
+	if m := strings.TrimSpace(v.MaxUses); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil {
+			return in, v, app.Errorf(app.EInvalid, "The maximum number of uses must be a whole number, or blank for no limit.")
+		}
+		in.MaxUses = &n
+	} else if edit {
+		in.ClearMaxUses = true
+	}
+	if edit && formChecked(c, "remove_password") {
+		empty := ""
+		in.Password = &empty
+	} else if pw := formText(c, "password"); pw != "" {
+		in.Password = &pw
+	}
+	return in, v, nil
+}
+
+func (s *Server) createTokenForm(c *fiber.Ctx) error {
+	in, v, err := tokenForm(c, false)
+	if err == nil {
+		var t *acl.GuestToken
+		var secret string
+		if t, secret, err = s.ACL.CreateToken(c.UserContext(), member(c).ID, in); err == nil {
+			data, err := linkData(s.link(secret, 0), t.ID)
+			if err != nil {
+				return err
+			}
+			data["Created"] = true
+			return s.renderToken(c, fiber.StatusCreated, t.ID, data)
+		}
+	}
+	return formError(err, func(status int, msg string) error {
+		return s.renderTokens(c, status, fiber.Map{"Error": msg, "Form": v})
+	})
+}
+
+// revokeFlaggedForm revokes every active token the audit flags: in no ACL,
+// or unused for a long time.
+func (s *Server) revokeFlaggedForm(c *fiber.Ctx) error {
+	ctx, owner := c.UserContext(), member(c).ID
+	ts, err := s.ACL.ListTokens(ctx, owner)
+	if err != nil {
+		return err
+	}
+	for _, r := range s.tokenRows(ts) {
+		if r.Flagged() {
+			if err := s.ACL.RevokeToken(ctx, owner, r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return seeOther(c, "/settings/tokens?done=revoked")
+}
+
+func tokenPath(id int64) string { return "/settings/tokens/" + itoa(id) }
+
+// backTo is where a token action started: the token's own page or the list.
+func backTo(c *fiber.Ctx, id int64) string {
+	if c.FormValue("from") == "token" {
+		return tokenPath(id)
+	}
+	return "/settings/tokens"
+}
+
+func (s *Server) revokeTokenForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.ACL.RevokeToken(c.UserContext(), member(c).ID, id); err != nil {
+		return err
+	}
+	return seeOther(c, backTo(c, id)+"?done=revoked")
+}
+
+// extendTokenForm sets a new expiry, or pushes the current one back by a
+// number of days (counted from now when it has passed).
+func (s *Server) extendTokenForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx, owner := c.UserContext(), member(c).ID
+	t, err := s.ACL.Token(ctx, owner, id)
+	if err != nil {
+		return err
+	}
+	var exp *time.Time
+	if days := strings.TrimSpace(c.FormValue("days")); days != "" {
+		n, perr := strconv.Atoi(days)
+		if perr != nil || n < 1 || n > 3650 {
+			err = app.Errorf(app.EInvalid, "Extend by 1 to 3650 days.")
+		} else {
+			base := s.Clock.Now()
+			if t.ExpiresAt != nil && t.ExpiresAt.After(base) {
+				base = *t.ExpiresAt
+			}
+			e := base.Add(time.Duration(n) * 24 * time.Hour)
+			exp = &e
+		}
+	} else if exp, err = parseInstant("The expiry", c.FormValue("expires_at")); err == nil && exp == nil {
+		err = app.Errorf(app.EInvalid, "Pick the new expiry.")
+	}
+	if err == nil {
+		_, err = s.ACL.UpdateToken(ctx, owner, id, acl.TokenInput{ExpiresAt: exp})
+	}
+	if err != nil {
+		return formError(err, func(status int, msg string) error {
+			return s.renderTokens(c, status, fiber.Map{"Error": t.Name + ": " + msg})
+		})
+	}
+	return seeOther(c, backTo(c, id)+"?done=saved")
+}
+
+// Token page.
+
+// tokenDetail is one guest token as its page shows it: never its secret or
+// password hash.
+type tokenDetail struct {
+	ID           int64
+	Name         string
+	Status       string
+	Uses         int
+	MaxUses      string
+	MaxUsesInput string
+	ExpiresAt    *time.Time
+	Created      time.Time
+	LastUsed     *time.Time
+	RevokedAt    *time.Time
+	HasPassword  bool
+	CanDownload  bool
+	ShowMetadata bool
+	Note         string
+}
+
+// Active reports whether the token opens anything now.
+func (t tokenDetail) Active() bool { return t.Status == acl.StatusActive }
+
+// Revoked reports whether the token was revoked (for good).
+func (t tokenDetail) Revoked() bool { return t.Status == acl.StatusRevoked }
+
+func (s *Server) tokenPage(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	return s.renderToken(c, fiber.StatusOK, id, fiber.Map{})
+}
+
+// renderToken shows one of the member's tokens; another member's is "not found".
+func (s *Server) renderToken(c *fiber.Ctx, status int, id int64, data fiber.Map) error {
+	ctx, owner := c.UserContext(), member(c).ID
+	t, err := s.ACL.Token(ctx, owner, id)
+	if err != nil {
+		return err
+	}
+	grants, err := s.ACL.TokenGrants(ctx, owner, id)
+	if err != nil {
+		return err
+	}
+	views, err := s.ACL.TokenViews(ctx, id)
+	if err != nil {
+		return err
+	}
+	history, err := s.ACL.TokenAccess(ctx, owner, id, tokenHistoryLimit)
+	if err != nil {
+		return err
+	}
+	d := tokenDetail{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
+		ExpiresAt: t.ExpiresAt, Created: t.CreatedAt, LastUsed: t.LastUsedAt, RevokedAt: t.RevokedAt,
+		HasPassword: t.HasPassword(), CanDownload: t.CanDownload, ShowMetadata: t.ShowMetadata, Note: t.Note}
+	if t.MaxUses != nil {
+		d.MaxUsesInput = strconv.Itoa(*t.MaxUses)
+	}
+	if _, ok := data["LinkToken"]; ok {
+		data["LinkFor"] = t.Name
+	}
+	data["Token"], data["Grants"], data["Views"], data["Access"] = d, newGrantViews(grants, d.Active()), views, accessRows(history)
+	data["Nav"] = "tokens"
+	c.Status(status)
+	return s.page(c, "token", t.Name, data)
+}
+
+func (s *Server) updateTokenForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	in, _, err := tokenForm(c, true)
+	if err == nil {
+		_, err = s.ACL.UpdateToken(c.UserContext(), member(c).ID, id, in)
+	}
+	if err != nil {
+		return formError(err, func(status int, msg string) error {
+			return s.renderToken(c, status, id, fiber.Map{"Error": msg})
+		})
+	}
+	return seeOther(c, tokenPath(id)+"?done=saved")
+}
+
+// rotateTokenForm gives the token a new secret (every grant stays) and shows
+// the new link once.
+func (s *Server) rotateTokenForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	_, secret, err := s.ACL.RotateToken(c.UserContext(), member(c).ID, id)
+	if err != nil {
+		return formError(err, func(status int, msg string) error {
+			return s.renderToken(c, status, id, fiber.Map{"Error": msg})
+		})
+	}
+	data, err := linkData(s.link(secret, 0), id)
+	if err != nil {
+		return err
+	}
+	data["Rotated"] = true
+	return s.renderToken(c, fiber.StatusCreated, id, data)
+}
+
+func (s *Server) showTokenLinkForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	secret, err := s.ACL.TokenSecret(c.UserContext(), member(c).ID, id)
+	if err != nil {
+		return err
+	}
+	data, err := linkData(s.link(secret, 0), id)
+	if err != nil {
+		return err
+	}
+	return s.renderToken(c, fiber.StatusOK, id, data)
+}
+
+// ungrantTokenForm takes the token off one item's ACL.
+func (s *Server) ungrantTokenForm(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx, owner := c.UserContext(), member(c).ID
+	if _, err := s.ACL.Token(ctx, owner, id); err != nil {
+		return err
+	}
+	item, err := formID(c, "item", "Nothing to remove.")
+	if err == nil {
+		err = s.ACL.Ungrant(ctx, owner, item, id)
+	}
+	if err != nil {
+		return formError(err, func(status int, msg string) error {
+			return s.renderToken(c, status, id, fiber.Map{"Error": msg})
+		})
+	}
+	return seeOther(c, tokenPath(id)+"?done=saved")
+}

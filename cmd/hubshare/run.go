@@ -188,7 +188,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	// Checking the free space often lets the reserve go soon after the disk
 	// fills, before a sign-in or a deletion needs the room, and writes it
 	// back off the request path once space returns.
-	go every(bg, spaceCheckInterval, func(context.Context) { cs.Space.Admit() })
+	go every(bg, spaceCheckInterval, watchSpace(cs.Space, log))
 	logDone := make(chan struct{})
 	go func() {
 		svc.Log.Run(bg, accessLogFlushInterval)
@@ -265,6 +265,22 @@ const mediaSweepInterval = time.Hour
 // spaceCheckInterval is how often the free space of the data directory is
 // measured (media.Reserve).
 const spaceCheckInterval = 10 * time.Second
+
+// watchSpace returns the periodic check of the space reserve, which logs
+// when the data directory becomes nearly full and when space comes back.
+func watchSpace(r *media.Reserve, log *slog.Logger) func(context.Context) {
+	held := r.Held()
+	return func(context.Context) {
+		r.Admit()
+		switch now := r.Held(); {
+		case held && !now:
+			log.Warn("the data directory is nearly full: the space reserve is released for deletions and new uploads and posts are refused")
+		case !held && now:
+			log.Info("storage space is back: the space reserve is restored and new content is accepted")
+		}
+		held = r.Held()
+	}
+}
 
 // every runs fn now and then every interval until ctx ends.
 func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {

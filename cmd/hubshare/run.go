@@ -272,13 +272,14 @@ func watchSpace(r *media.Reserve, log *slog.Logger) func(context.Context) {
 	held := r.Held()
 	return func(context.Context) {
 		r.Admit()
-		switch now := r.Held(); {
+		now := r.Held()
+		switch {
 		case held && !now:
 			log.Warn("the data directory is nearly full: the space reserve is released for deletions and new uploads and posts are refused")
 		case !held && now:
 			log.Info("storage space is back: the space reserve is restored and new content is accepted")
 		}
-		held = r.Held()
+		held = now
 	}
 }
 

@@ -81,6 +81,10 @@ func ErrorMessage(err error) string {
 	return "Something went wrong on our side. Please try again."
 }
 
+// NoSpaceMessage is what a client is told when the server's storage is full
+// (ENoSpace).
+const NoSpaceMessage = "The server is out of storage space. Please try again later or ask the hub's operator."
+
 // IsNotFound reports whether err carries ENotFound.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }
 

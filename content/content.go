@@ -62,6 +62,10 @@ type Service struct {
 	Media media.Store
 	// MaxUpload is the largest accepted photo, in bytes.
 	MaxUpload int64
+	// Space, when set, guards the filesystem of the data directory: new
+	// content is refused while it is nearly full, so that deletions still
+	// have room. See media.Reserve.
+	Space *media.Reserve
 
 	guestView *database.Prepared
 }
@@ -74,6 +78,23 @@ func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
 
 var errNoItem = app.Errorf(app.ENotFound, "Not found.")
+
+// admit refuses new content with ENoSpace while the storage is low.
+func (s *Service) admit() error {
+	if err := s.Space.Admit(); err != nil {
+		return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
+	}
+	return nil
+}
+
+// admitRow is admit for content that is only a row: it matters only when
+// the database is the SQLite file in the data directory that Space guards.
+func (s *Service) admitRow() error {
+	if s.DB == nil || !database.IsSQLite(s.DB) {
+		return nil
+	}
+	return s.admit()
+}
 
 func translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -101,6 +122,9 @@ func (s *Service) CreatePost(ctx context.Context, owner int64, title, body strin
 	if title == "" && body == "" {
 		return nil, app.Errorf(app.EInvalid, "A post needs a title or a body.")
 	}
+	if err := s.admitRow(); err != nil {
+		return nil, err
+	}
 	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindPost, Title: title, Body: body})
 }
 
@@ -112,6 +136,9 @@ func (s *Service) CreateAlbum(ctx context.Context, owner int64, title string) (*
 	}
 	if title == "" {
 		return nil, app.Errorf(app.EInvalid, "An album needs a title.")
+	}
+	if err := s.admitRow(); err != nil {
+		return nil, err
 	}
 	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindAlbum, Title: title})
 }

@@ -2,11 +2,18 @@ package content
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/database"
 	"hubshare/content/media"
 )
 
@@ -23,10 +30,17 @@ type PhotoUpload struct {
 // the title and album (which may follow the file in a form) are known, and
 // DiscardPhoto removes the files if it cannot.
 func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo, error) {
+	if err := s.admit(); err != nil {
+		return nil, err
+	}
 	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, media.Limits{})
 	switch {
 	case err == nil:
 		return p, nil
+	case media.IsNoSpace(err):
+		// Deletions need the reserve more than uploads do.
+		s.Space.Release()
+		return nil, app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 	case errors.Is(err, media.ErrTooLarge):
 		return nil, app.Errorf(app.ETooLarge, "The photo is larger than the limit of %d MiB.", s.MaxUpload>>20)
 	case errors.Is(err, media.ErrUnsupported):
@@ -154,4 +168,115 @@ func (s *Service) AlbumDownloads(ctx context.Context, album *Access, v Viewer) (
 		}
 	}
 	return out, nil
+}
+
+// SweepResult counts what SweepMedia removed.
+type SweepResult struct {
+	TempFiles   int   // temporary files of uploads that never finished
+	OrphanFiles int   // stored objects no photo refers to
+	Bytes       int64 // freed, both kinds together
+}
+
+// sweepBatch bounds the keys looked up in one query (a variable for tests).
+var sweepBatch = 500
+
+// sweepQueryTimeout is how long one lookup of the sweep may take.
+const sweepQueryTimeout = 30 * time.Second
+
+// SweepMedia removes what a crash or a kill left in the media store:
+// temporary files, and stored objects that no photo row refers to, when they
+// were last modified more than minAge ago. A photo's files are all written
+// before its row, so a younger object may belong to an upload in progress:
+// minAge must be longer than any upload takes (media.DefaultSweepAge).
+// A store that cannot list what it holds is left alone.
+func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepResult, error) {
+	var res SweepResult
+	inv, ok := s.Media.(media.Inventory)
+	if !ok {
+		return res, nil
+	}
+	before := s.Clock.Now().Add(-minAge)
+	n, b, err := inv.SweepTemp(before)
+	res.TempFiles, res.Bytes = n, b
+	if err != nil {
+		return res, err
+	}
+	// The files first, then the rows: a row always comes after its files, so
+	// every row of a listed file that is old enough is already visible. The
+	// walk is handled in batches so that memory stays bounded.
+	var batch []string
+	files := map[string][]media.ObjectInfo{}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var used []string
+		qctx, cancel := context.WithTimeout(ctx, sweepQueryTimeout)
+		err := s.DB.NewSelect().Model((*Item)(nil)).Column("media_key").
+			Where("media_key IN (?)", bun.List(batch)).Scan(qctx, &used)
+		cancel()
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return translate(err)
+		}
+		for _, k := range used {
+			delete(files, k)
+		}
+		for _, base := range batch {
+			for _, o := range files[base] {
+				if err := s.Media.Delete(ctx, o.Key); err != nil {
+					return fmt.Errorf("sweep %s: %w", o.Key, err)
+				}
+				res.OrphanFiles++
+				res.Bytes += o.Size
+			}
+		}
+		batch = batch[:0]
+		clear(files)
+		return nil
+	}
+	err = inv.Walk(ctx, func(o media.ObjectInfo) error {
+		if !o.ModTime.Before(before) {
+			return nil
+		}
+		base := o.Key[:strings.LastIndexByte(o.Key, '/')]
+		if _, seen := files[base]; !seen {
+			if len(batch) == sweepBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			batch = append(batch, base)
+		}
+		files[base] = append(files[base], o)
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// StorageProblem says why new content cannot be stored now, in words fit
+// for a health check, or returns "" when it can: the data storage is low
+// (see media.Reserve), the database's last write failed for lack of space,
+// or a probe write to the media store fails.
+func (s *Service) StorageProblem() string {
+	if err := s.Space.Admit(); err != nil {
+		return "the data storage is out of space"
+	}
+	if err := database.WriteProblem(s.DB); err != nil {
+		return "the database is out of storage space"
+	}
+	if p, ok := s.Media.(interface{ Probe() error }); ok {
+		if err := p.Probe(); err != nil {
+			if media.IsNoSpace(err) {
+				return "the media store is out of storage space"
+			}
+			return "the media store cannot be written"
+		}
+	}
+	return ""
 }

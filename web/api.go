@@ -69,11 +69,18 @@ func (s *Server) apiOpenAPI(c *fiber.Ctx) error {
 	return c.Send(openAPISpec)
 }
 
+// healthz answers 200 {"status":"ok"} when the service can do its work,
+// and 503 with the reason when the database is unreachable or the database
+// or the media store cannot be written.
 func (s *Server) healthz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if err := s.DB.PingContext(c.UserContext()); err != nil {
 		s.Logger.Error("health check: database", "err", err)
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable"})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": "the database is unreachable"})
+	}
+	if reason := s.Content.StorageProblem(); reason != "" {
+		s.Logger.Warn("health check: storage", "reason", reason)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": reason})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }

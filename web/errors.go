@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"hubshare/app"
+	"hubshare/content/media"
 )
 
 var statusOf = map[app.Code]int{
@@ -46,6 +47,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	status, code, msg := fiber.StatusInternalServerError, app.EInternal, app.ErrorMessage(err)
 	var fe *fiber.Error
 	var ae *app.Error
+	if !errors.As(err, &ae) && media.IsNoSpace(err) {
+		err = app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
+	}
 	switch {
 	case errors.As(err, &ae):
 		code = ae.Code
@@ -75,7 +79,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == 0 {
 		status = fiber.StatusInternalServerError
 	}
-	if status >= 500 {
+	switch {
+	case code == app.ENoSpace:
+		// Whatever write found the disk full, deletions now need the room
+		// the reserve keeps; the message says what is wrong.
+		s.Content.Space.Release()
+		s.Logger.Error("out of storage space", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
+	case status >= 500:
 		s.Logger.Error("internal error", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
 		msg = app.ErrorMessage(nil)
 	}
@@ -100,6 +110,8 @@ func titleOf(status int) string {
 		return "Slow down"
 	case fiber.StatusForbidden:
 		return "Not allowed"
+	case fiber.StatusInsufficientStorage:
+		return "Out of storage space"
 	}
 	if status >= 500 {
 		return "Something went wrong"

@@ -105,11 +105,11 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 			for _, p := range up.photos {
 				s.Content.DiscardPhoto(c.UserContext(), p)
 			}
-			if code := app.ErrorCode(err); code == app.ETooLarge || code == app.EForbidden {
+			if code := app.ErrorCode(err); code == app.ETooLarge || code == app.EForbidden || code == app.ENoSpace {
 				// Read (and drop) a bounded part of what the client is still
-				// sending, so that it is reading when the 413 (or the 403 of
-				// an expired form) arrives rather than having its connection
-				// reset mid-upload.
+				// sending, so that it is reading when the 413, 507 (or the
+				// 403 of an expired form) arrives rather than having its
+				// connection reset mid-upload.
 				io.CopyN(io.Discard, body, s.Config.MaxUpload)
 			}
 		}

@@ -80,6 +80,7 @@ func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	}
 	AddQueryHook(db, counterHook{})
+	AddQueryHook(db, &fullHook{})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
@@ -300,6 +301,8 @@ func Translate(err error) error {
 			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
 		case "22P02", "22003":
 			return app.Wrap(err, app.EInvalid, "A value is out of range.")
+		case "53100": // disk_full
+			return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 		}
 		return err
 	}
@@ -310,6 +313,10 @@ func Translate(err error) error {
 			return app.Wrap(err, app.EConflict, "That already exists.")
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
 			return app.Wrap(err, app.EInvalid, "That breaks a rule of the data.")
+		}
+		// The primary code is the low byte of an extended one.
+		if sqErr.Code()&0xff == sqlite3.SQLITE_FULL {
+			return app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 		}
 	}
 	return err
@@ -337,4 +344,44 @@ func (counterHook) AfterQuery(ctx context.Context, _ *bun.QueryEvent) {
 	if c, ok := ctx.Value(counterKey{}).(*QueryCounter); ok {
 		c.n.Add(1)
 	}
+}
+
+// fullHook remembers that a write failed because the database is out of
+// storage, until a later write succeeds or fullFor has passed (the health
+// check must not stay failed for ever once traffic is sent elsewhere and
+// nothing writes). It lets the health check report a full database without
+// writing anything itself.
+type fullHook struct{ until atomic.Int64 } // unix nanoseconds; 0 when not full
+
+// fullFor is how long a disk-full error is reported without a new one.
+const fullFor = time.Minute
+
+func (*fullHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+
+func (h *fullHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	switch {
+	case e.Err != nil:
+		if app.ErrorCode(Translate(e.Err)) == app.ENoSpace {
+			h.until.Store(time.Now().Add(fullFor).UnixNano())
+		}
+	case h.until.Load() != 0:
+		switch strings.ToUpper(e.Operation()) {
+		case "INSERT", "UPDATE", "DELETE":
+			h.until.Store(0)
+		}
+	}
+}
+
+// ErrFull is returned by WriteProblem while the database is out of storage.
+var ErrFull = errors.New("the database is out of storage space")
+
+// WriteProblem returns ErrFull when a write to db failed in the last minute
+// because its storage is full and no write has succeeded since, else nil.
+func WriteProblem(db *bun.DB) error {
+	for _, h := range hooksOf(db) {
+		if f, ok := h.(*fullHook); ok && time.Now().UnixNano() < f.until.Load() {
+			return ErrFull
+		}
+	}
+	return nil
 }

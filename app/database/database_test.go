@@ -122,3 +122,45 @@ func TestTranslate(t *testing.T) {
 		}
 	})
 }
+
+// A full disk is ENoSpace with a message that says so: SQLite's SQLITE_FULL
+// (reached here through max_page_count, which fails exactly as a full disk
+// does) and PostgreSQL's disk_full, SQLSTATE 53100 (raised by the server).
+func TestTranslateNoSpace(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if database.IsSQLite(db) {
+			if _, err := conn.ExecContext(ctx, "PRAGMA max_page_count = 1"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = conn.ExecContext(ctx, "CREATE TABLE filler (b BLOB)")
+			if err == nil {
+				_, err = conn.ExecContext(ctx, "INSERT INTO filler VALUES (zeroblob(1000000))")
+			}
+		} else {
+			_, err = conn.ExecContext(ctx, "DO $$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$")
+		}
+		if err == nil {
+			t.Fatal("the write did not fail")
+		}
+		got := database.Translate(err)
+		if app.ErrorCode(got) != app.ENoSpace || app.ErrorMessage(got) != app.NoSpaceMessage {
+			t.Errorf("full disk: got %q %q (%v)", app.ErrorCode(got), app.ErrorMessage(got), err)
+		}
+		// The health check learns of it, until a write succeeds.
+		if err := database.WriteProblem(db); err != database.ErrFull {
+			t.Errorf("WriteProblem after a full disk: %v", err)
+		}
+		if _, err := db.NewInsert().Model(&map[string]any{"kind": "member"}).TableExpr("principals").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := database.WriteProblem(db); err != nil {
+			t.Errorf("WriteProblem after a successful write: %v", err)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/uptrace/bun"
 
 	"hubshare/acl"
@@ -162,6 +163,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cs := content.NewService(db, m.Clock, svc, store, cfg.MaxUpload)
+	tk, err := m.testKnobs()
+	if err != nil {
+		return err
+	}
+	if cs.Space, err = media.NewReserve(filepath.Join(cfg.DataDir, reserveFile), tk.reserve); err != nil {
+		return err
+	}
+	if !cs.Space.Held() {
+		log.Warn("the data directory is nearly full: new content is refused until space is freed", "data_dir", cfg.DataDir)
+	}
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err
@@ -173,6 +184,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go housekeeping(bg, svc, log, cfg.AccessLogRetention)
+	go every(bg, mediaSweepInterval, func(ctx context.Context) { sweepMedia(ctx, cs, log, tk.sweepAge) })
+	// Checking the free space often lets the reserve go soon after the disk
+	// fills, before a sign-in or a deletion needs the room, and writes it
+	// back off the request path once space returns.
+	go every(bg, spaceCheckInterval, watchSpace(cs.Space, log))
 	logDone := make(chan struct{})
 	go func() {
 		svc.Log.Run(bg, accessLogFlushInterval)
@@ -237,6 +253,90 @@ func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger, reten
 		case <-t.C:
 		}
 	}
+}
+
+// reserveFile is the space reserve in the data directory (media.Reserve).
+const reserveFile = "space.reserve"
+
+// mediaSweepInterval is how often the media store is swept, after the sweep
+// at start.
+const mediaSweepInterval = time.Hour
+
+// spaceCheckInterval is how often the free space of the data directory is
+// measured (media.Reserve).
+const spaceCheckInterval = 10 * time.Second
+
+// watchSpace returns the periodic check of the space reserve, which logs
+// when the data directory becomes nearly full and when space comes back.
+func watchSpace(r *media.Reserve, log *slog.Logger) func(context.Context) {
+	held := r.Held()
+	return func(context.Context) {
+		r.Admit()
+		now := r.Held()
+		switch {
+		case held && !now:
+			log.Warn("the data directory is nearly full: the space reserve is released for deletions and new uploads and posts are refused")
+		case !held && now:
+			log.Info("storage space is back: the space reserve is restored and new content is accepted")
+		}
+		held = now
+	}
+}
+
+// every runs fn now and then every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepMedia is one pass of the media sweep: it removes temporary files and
+// stored files that no photo refers to, older than minAge, and logs what it
+// freed.
+func sweepMedia(ctx context.Context, cs *content.Service, log *slog.Logger, minAge time.Duration) {
+	res, err := cs.SweepMedia(ctx, minAge)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("media sweep failed", "err", err)
+	}
+	log.Info("media sweep", "temp_files", res.TempFiles, "orphan_files", res.OrphanFiles,
+		"freed_bytes", res.Bytes, "freed", humanize.IBytes(uint64(res.Bytes)))
+}
+
+// knobs are settings for tests only, from HUBSHARE_TEST_* variables that
+// operators have no reason to set: crash tests need a sweep that does not
+// wait an hour, and full-disk tests a reserve sized for a small filesystem.
+type knobs struct {
+	sweepAge time.Duration // HUBSHARE_TEST_MEDIA_SWEEP_AGE, e.g. 1ms
+	reserve  int64         // HUBSHARE_TEST_STORAGE_RESERVE, e.g. 1MiB
+}
+
+func (m *Main) testKnobs() (knobs, error) {
+	k := knobs{sweepAge: media.DefaultSweepAge, reserve: media.DefaultReserve}
+	if v := m.Getenv("HUBSHARE_TEST_MEDIA_SWEEP_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return k, usageError{"HUBSHARE_TEST_MEDIA_SWEEP_AGE must be a positive duration"}
+		}
+		k.sweepAge = d
+	}
+	if v := m.Getenv("HUBSHARE_TEST_STORAGE_RESERVE"); v != "" {
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n == 0 || n > 1<<40 {
+			return k, usageError{"HUBSHARE_TEST_STORAGE_RESERVE must be a size such as 1MiB"}
+		}
+		k.reserve = int64(n)
+	}
+	return k, nil
 }
 
 func (m *Main) migrate(ctx context.Context, args []string) error {

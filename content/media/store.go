@@ -56,23 +56,52 @@ var ErrInvalidKey = errors.New("media: invalid storage key")
 // "." and ".." can never appear and keys cannot leave the root.
 var keyPattern = regexp.MustCompile(`^[a-z0-9]{2}(/[a-z0-9][a-z0-9_.-]{0,127}){1,2}$`)
 
-// staleTemp is how old a temporary file must be before NewFSStore treats it
-// as left over by a crash; it is far longer than any upload takes.
-const staleTemp = 24 * time.Hour
+// DefaultSweepAge is how old a temporary file, or a stored object that no
+// photo refers to, must be before a sweep removes it. It is far longer than
+// any upload takes, so nothing still being written is ever removed.
+const DefaultSweepAge = time.Hour
+
+// Temporary files are named with one of these prefixes; the sweep removes
+// only files it recognises.
+const (
+	tempUploadPrefix = "upload-"
+	tempProbePrefix  = "probe-"
+)
 
 // FSStore is a Store on the local disk. Objects are written to a temporary
 // file, synced and renamed into place, so a reader never sees a partial
-// object and a crash never leaves one under a key. It is safe for
-// concurrent use.
+// object and a crash never leaves one under a key. A crash can leave a
+// temporary file, which SweepTemp reclaims. It is safe for concurrent use.
 type FSStore struct {
 	root string
 	tmp  string
 }
 
-var _ Store = (*FSStore)(nil)
+var (
+	_ Store     = (*FSStore)(nil)
+	_ Inventory = (*FSStore)(nil)
+)
+
+// Inventory is what the sweep of a crash's leftovers needs from a store:
+// its temporary files and the list of what it holds.
+type Inventory interface {
+	// SweepTemp removes temporary files last modified before before and
+	// reports how many it removed and their bytes.
+	SweepTemp(before time.Time) (files int, bytes int64, err error)
+	// Walk calls fn for every stored object, in no particular order. An
+	// error from fn stops the walk and is returned.
+	Walk(ctx context.Context, fn func(ObjectInfo) error) error
+}
+
+// ObjectInfo describes a stored object seen by Walk.
+type ObjectInfo struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
 
 // NewFSStore opens (creating if needed, mode 0700) a store rooted at root.
-// Temporary files left by a crash more than a day ago are removed.
+// Temporary files left by a crash more than DefaultSweepAge ago are removed.
 func NewFSStore(root string) (*FSStore, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -83,23 +112,100 @@ func NewFSStore(root string) (*FSStore, error) {
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("media: store root: %w", err)
 	}
-	s.sweepTemp(time.Now().Add(-staleTemp))
+	if _, _, err := s.SweepTemp(time.Now().Add(-DefaultSweepAge)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *FSStore) sweepTemp(before time.Time) {
+// SweepTemp implements Inventory. A temporary file is written without
+// pause while its upload runs, so one not modified for a long time belongs
+// to an upload that ended without cleaning up: a crash or a kill.
+func (s *FSStore) SweepTemp(before time.Time) (files int, bytes int64, err error) {
 	entries, err := os.ReadDir(s.tmp)
 	if err != nil {
-		return
+		return 0, 0, fmt.Errorf("media: sweep temporary files: %w", err)
 	}
+	var errs []error
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "upload-") {
+		if !strings.HasPrefix(e.Name(), tempUploadPrefix) && !strings.HasPrefix(e.Name(), tempProbePrefix) {
 			continue
 		}
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(before) {
-			_ = os.Remove(filepath.Join(s.tmp, e.Name()))
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(before) {
+			continue
 		}
+		if err := os.Remove(filepath.Join(s.tmp, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		files++
+		bytes += info.Size()
 	}
+	if len(errs) > 0 {
+		return files, bytes, fmt.Errorf("media: sweep temporary files: %w", errors.Join(errs...))
+	}
+	return files, bytes, nil
+}
+
+// Walk implements Inventory. Files whose path is not a valid key (there
+// should be none) are skipped, never reported, so the sweep cannot be led
+// to delete anything outside the keys it made.
+func (s *FSStore) Walk(ctx context.Context, fn func(ObjectInfo) error) error {
+	return filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed by a concurrent Delete
+			}
+			return fmt.Errorf("media: walk: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p == s.tmp {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return nil
+		}
+		key := filepath.ToSlash(rel)
+		if !keyPattern.MatchString(key) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil // removed by a concurrent Delete
+		}
+		return fn(ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+	})
+}
+
+// probeSize is what Probe writes: one page, enough to need a free block.
+const probeSize = 4096
+
+// Probe checks that the store can be written now: it writes a small
+// temporary file and removes it. A full or read-only disk fails.
+func (s *FSStore) Probe() error {
+	f, err := os.CreateTemp(s.tmp, tempProbePrefix+"*")
+	if err != nil {
+		return fmt.Errorf("media: write probe: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeSize))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("media: write probe: %w", err)
+	}
+	return nil
 }
 
 func (s *FSStore) path(key string) (string, error) {
@@ -118,7 +224,7 @@ func (s *FSStore) Create(ctx context.Context, key string) (Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(s.tmp, "upload-*")
+	f, err := os.CreateTemp(s.tmp, tempUploadPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("media: create %s: %w", key, err)
 	}

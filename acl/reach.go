@@ -358,6 +358,12 @@ func (s *Service) ItemsChanging(ctx context.Context, tx bun.IDB, owner int64, it
 	return withItemsChanging(ctx, tx, owner, items, apply)
 }
 
+// RebuildTokenStats counts the reach of every token of owner from scratch
+// inside tx, for data written without the services (a bulk import).
+func (s *Service) RebuildTokenStats(ctx context.Context, tx bun.IDB, owner int64) error {
+	return rebuildStats(ctx, tx, owner)
+}
+
 // rebuildStats recomputes token_stats for every token of owner from scratch,
 // with set operations over the owner's ACL entries: the reference the kept
 // counts must equal, and how tokens without a row get one.
@@ -400,4 +406,26 @@ LEFT JOIN counted AS c ON c.tid = t.id
 LEFT JOIN entries AS en ON en.tid = t.id
 WHERE t.owner_id = ?0`, owner).Exec(ctx)
 	return translate(err)
+}
+
+// ItemsAdded counts the new items (photos saved straight into an album) for
+// the tokens they are shared with from the start. tx must be the transaction
+// that inserted them.
+func (s *Service) ItemsAdded(ctx context.Context, tx bun.IDB, owner int64, items []int64) error {
+	if err := lockOwner(ctx, tx, owner); err != nil {
+		return err
+	}
+	tokens, err := candidates(ctx, tx, owner, items)
+	if err != nil {
+		return err
+	}
+	pairs, err := sharedPairs(ctx, tx, owner, items, tokens)
+	if err != nil {
+		return err
+	}
+	delta := map[int64]int{}
+	for _, p := range pairs {
+		delta[p.TokenID]++
+	}
+	return addStats(ctx, tx, delta, "items")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
 	"hubshare/content"
+	"hubshare/content/media"
 )
 
 var tkKeys = func() *app.Keys {
@@ -40,7 +42,11 @@ type tkWorld struct {
 func tkNewWorld(t *testing.T, db *bun.DB) *tkWorld {
 	clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	s := acl.NewService(db, clock, tkKeys)
-	return &tkWorld{t: t, db: db, s: s, cs: content.NewService(db, clock, s, nil, 0), clock: clock}
+	store, err := media.NewFSStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tkWorld{t: t, db: db, s: s, cs: content.NewService(db, clock, s, store, 0), clock: clock}
 }
 
 func (w *tkWorld) member(handle string) *acl.Member {
@@ -88,14 +94,17 @@ func (w *tkWorld) album(owner int64, title string) int64 {
 	return it.ID
 }
 
-// photo inserts a photo row of owner, in album when album is not 0.
+// photo saves a photo of owner, in album when album is not 0, as an upload
+// does once its files are stored (these tests need no files).
 func (w *tkWorld) photo(owner, album int64, title string) int64 {
 	w.t.Helper()
-	it := &content.Item{OwnerID: owner, Kind: content.KindPhoto, Title: title, CreatedAt: w.clock.Now(), UpdatedAt: w.clock.Now()}
+	var in *int64
 	if album != 0 {
-		it.AlbumID = &album
+		in = &album
 	}
-	if _, err := w.db.NewInsert().Model(it).Returning("id").Exec(context.Background()); err != nil {
+	it, err := w.cs.SavePhoto(context.Background(), owner, &media.Photo{Key: fmt.Sprintf("te/p%d", tkPhotos.Add(1)),
+		ContentType: "image/jpeg", Width: 4, Height: 3, Size: 100}, title, in)
+	if err != nil {
 		w.t.Fatal(err)
 	}
 	return it.ID
@@ -129,6 +138,9 @@ func tkWantCode(t *testing.T, what string, err error, code app.Code) {
 }
 
 func tkPtr[T any](v T) *T { return &v }
+
+// tkPhotos numbers the photos the tests save.
+var tkPhotos atomic.Int64
 
 func TestTokenStatusFollowsTheClock(t *testing.T) {
 	t.Parallel()
@@ -692,6 +704,51 @@ func TestExchangeTiesEventsOnlyToOpenableItems(t *testing.T) {
 		// on the item it had been shared on.
 		if tied[acl.EventOpen] != 2 || tied[acl.EventFailed] != 1 {
 			t.Errorf("tied events %v, want 2 openings and 1 failure; rows %+v", tied, rows)
+		}
+	})
+}
+
+// Tokens whose reach was never kept (data from before the counts, or written
+// behind the services' back) are counted from scratch on the next listing,
+// with the same answer the kept counts give.
+func TestListTokensCountsTokensWithoutKeptReach(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := tkNewWorld(t, db)
+		ctx := context.Background()
+		alice := w.member("alice")
+		direct, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("direct")})
+		viaGroup, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("group")})
+		g := w.group(alice.ID, "Family", viaGroup.ID)
+		album := w.album(alice.ID, "album")
+		w.photo(alice.ID, album, "one")
+		w.photo(alice.ID, album, "two")
+		post := w.post(alice.ID, "post")
+		w.acl(alice.ID, album, false, []int64{g}, nil)
+		w.acl(alice.ID, post, false, []int64{direct.ID, g}, nil)
+		kept, err := w.s.ListTokens(ctx, alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM token_stats"); err != nil {
+			t.Fatal(err)
+		}
+		counted, err := w.s.ListTokens(ctx, alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64][2]int{direct.ID: {1, 1}, viaGroup.ID: {4, 2}}
+		for i, lt := range counted {
+			if got := [2]int{lt.Items, lt.Entries}; got != want[lt.ID] {
+				t.Errorf("token %q counted from scratch: items, entries %v, want %v", lt.Name, got, want[lt.ID])
+			}
+			if kept[i].Items != lt.Items || kept[i].Entries != lt.Entries {
+				t.Errorf("token %q: kept %d/%d, counted %d/%d", lt.Name, kept[i].Items, kept[i].Entries, lt.Items, lt.Entries)
+			}
+		}
+		var rows int
+		if err := db.NewRaw("SELECT count(*) FROM token_stats").Scan(ctx, &rows); err != nil || rows != 2 {
+			t.Errorf("token_stats after the listing: %d rows, %v", rows, err)
 		}
 	})
 }

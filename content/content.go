@@ -257,14 +257,25 @@ func (s *Service) EditItem(ctx context.Context, owner, id int64, e ItemEdit) (*I
 			it.CoverID = e.CoverID
 		}
 		it.UpdatedAt = s.now()
-		if _, err := tx.NewUpdate().Model(it).Column("title", "body", "album_id", "cover_id", "updated_at").WherePK().Exec(ctx); err != nil {
-			return translate(err)
-		}
-		if e.SetAlbum {
-			// A photo that leaves an album is no longer its cover.
-			if _, err := tx.NewRaw("UPDATE items SET cover_id = NULL WHERE cover_id = ? AND id IS DISTINCT FROM ?", it.ID, it.AlbumID).Exec(ctx); err != nil {
+		update := func() error {
+			if _, err := tx.NewUpdate().Model(it).Column("title", "body", "album_id", "cover_id", "updated_at").WherePK().Exec(ctx); err != nil {
 				return translate(err)
 			}
+			if e.SetAlbum {
+				// A photo that leaves an album is no longer its cover.
+				if _, err := tx.NewRaw("UPDATE items SET cover_id = NULL WHERE cover_id = ? AND id IS DISTINCT FROM ?", it.ID, it.AlbumID).Exec(ctx); err != nil {
+					return translate(err)
+				}
+			}
+			return nil
+		}
+		if e.SetAlbum {
+			// Moving a photo changes who reaches it through an album.
+			if err := s.ACL.ItemsChanging(ctx, tx, owner, []int64{it.ID}, update); err != nil {
+				return err
+			}
+		} else if err := update(); err != nil {
+			return err
 		}
 		out = it
 		return nil
@@ -279,8 +290,15 @@ func (s *Service) DeleteItem(ctx context.Context, owner, id int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.DB.NewDelete().Model((*Item)(nil)).Where("id = ? AND owner_id = ?", id, owner).Exec(ctx); err != nil {
-		return translate(err)
+	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// The tokens' reach loses the item, and an album's photos leave it.
+		return s.ACL.ItemsChanging(ctx, tx, owner, []int64{id}, func() error {
+			_, err := tx.NewDelete().Model((*Item)(nil)).Where("id = ? AND owner_id = ?", id, owner).Exec(ctx)
+			return translate(err)
+		})
+	})
+	if err != nil {
+		return err
 	}
 	if it.MediaKey != nil {
 		return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, *it.MediaKey)

@@ -84,8 +84,22 @@ func (s *Service) SavePhoto(ctx context.Context, owner int64, p *media.Photo, ti
 	if err != nil {
 		return nil, err
 	}
-	return s.insert(ctx, s.DB, &Item{OwnerID: owner, Kind: KindPhoto, Title: title, AlbumID: albumID,
-		MediaKey: &key, ContentType: &ct, Width: &w, Height: &h, SizeBytes: &size, Meta: string(meta)})
+	it := &Item{OwnerID: owner, Kind: KindPhoto, Title: title, AlbumID: albumID,
+		MediaKey: &key, ContentType: &ct, Width: &w, Height: &h, SizeBytes: &size, Meta: string(meta)}
+	if albumID == nil {
+		return s.insert(ctx, s.DB, it)
+	}
+	// A photo saved into an album reaches whoever the album is shared with.
+	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := s.insert(ctx, tx, it); err != nil {
+			return err
+		}
+		return s.ACL.ItemsAdded(ctx, tx, owner, []int64{it.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return it, nil
 }
 
 // PhotoMeta decodes the stored metadata of a photo; nil when there is none.

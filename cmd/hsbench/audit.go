@@ -412,7 +412,9 @@ func seedAudit(ctx context.Context, t *target, handle string, scale float64) (*a
 				}
 			}
 		}
-		return nil
+		// Rows written behind the services' back: count the tokens' reach
+		// once, as an upgrade does, before anything is measured.
+		return t.acl.RebuildTokenStats(ctx, tx, ow.id)
 	})
 	ow.seeded = time.Since(start)
 	return ow, err

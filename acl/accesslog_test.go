@@ -1,0 +1,335 @@
+package acl_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/acl"
+	"hubshare/app/database"
+	"hubshare/app/database/dbtest"
+)
+
+// alWorld is a member with a post and two tokens (siblings) that may open it.
+type alWorld struct {
+	*tkWorld
+	owner      int64
+	item       int64
+	tokA, tokB *acl.GuestToken
+	secretB    string
+	logBuf     *lockedLog
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func alNewWorld(t *testing.T, db *bun.DB) *alWorld {
+	w := &alWorld{tkWorld: tkNewWorld(t, db), logBuf: &lockedLog{}}
+	owner := w.member("ann")
+	w.owner = owner.ID
+	w.item = w.post(owner.ID, "Holiday")
+	w.tokA, _ = w.token(owner.ID, acl.TokenInput{Name: tkPtr("Grandma")})
+	w.tokB, w.secretB = w.token(owner.ID, acl.TokenInput{Name: tkPtr("Cousin")})
+	w.acl(owner.ID, w.item, false, []int64{w.tokA.ID, w.tokB.ID}, nil)
+	w.s.Log.SetLogger(slog.New(slog.NewTextHandler(w.logBuf, nil)))
+	return w
+}
+
+// views records n views of the item by tok, from n different networks
+// (so that none are identical).
+func (w *alWorld) views(tok *acl.GuestToken, n int) {
+	for i := range n {
+		w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: tok.ID, ItemID: &w.item, Event: acl.EventView,
+			Network: fmt.Sprintf("198.51.%d.%d/24", i/250, i%250)})
+	}
+}
+
+// stored returns the events in the access log (an entry of count n is n
+// events) and the number of entries.
+func (w *alWorld) stored() (events, entries int) {
+	w.t.Helper()
+	err := w.db.QueryRowContext(context.Background(), "SELECT coalesce(sum(count), 0), count(*) FROM access_log").Scan(&events, &entries)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return events, entries
+}
+
+// lockLog holds a lock that makes every write to access_log wait: on
+// PostgreSQL an ACCESS EXCLUSIVE lock on the table, on SQLite the write
+// lock of the database. release ends it.
+func lockLog(t *testing.T, db *bun.DB) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !database.IsSQLite(db) {
+		_, err = tx.ExecContext(ctx, "LOCK TABLE access_log IN ACCESS EXCLUSIVE MODE")
+	} else {
+		// _txlock=immediate already took the write lock; write to be sure.
+		_, err = tx.ExecContext(ctx, "DELETE FROM access_log WHERE id < 0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	release = func() {
+		if !done {
+			done = true
+			tx.Rollback()
+			conn.Close()
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// abandonedInserts counts statements still running on the server that wait
+// for a lock: the flush's, since only the test's lock is held (PostgreSQL
+// only; the query text shown is cut short, so it is not matched).
+func abandonedInserts(t *testing.T, db *bun.DB) int {
+	t.Helper()
+	var n int
+	err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+  AND wait_event_type = 'Lock'`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestFailedFlushKeepsEventsForTheNext(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		ctx := context.Background()
+		w.s.Log.SetLimits(acl.AccessLogLimits{StatementTimeout: 300 * time.Millisecond, ChunkRows: 100})
+		w.views(w.tokA, 250)
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		release := lockLog(t, db)
+		w.views(w.tokA, 420)
+		w.views(w.tokB, 30)
+		if err := w.s.Log.Flush(ctx); err == nil {
+			t.Fatal("flush succeeded while the access log was locked")
+		}
+		if !database.IsSQLite(db) {
+			// The server ended the INSERT the client gave up on: nothing is
+			// left running (and holding locks) once the flush has failed.
+			deadline := time.Now().Add(5 * time.Second)
+			for abandonedInserts(t, db) > 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := abandonedInserts(t, db); n != 0 {
+				t.Errorf("%d abandoned INSERTs still run on the server", n)
+			}
+		}
+		// Events recorded while the write is failing join the kept ones.
+		w.views(w.tokB, 50)
+		if st := w.s.Log.Stats(); st.Pending != 500 || st.Retried != 1 || st.Written != 250 || st.Dropped != 0 {
+			t.Errorf("while locked: %+v, want 500 pending, 1 retry, 250 written", st)
+		}
+		if err := w.s.Log.Flush(ctx); err == nil {
+			t.Fatal("second flush succeeded while the access log was locked")
+		}
+		release()
+
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatalf("flush after the lock was released: %v", err)
+		}
+		if events, entries := w.stored(); events != 750 || entries != 750 {
+			t.Errorf("stored %d events in %d entries, want 750 in 750: events were lost", events, entries)
+		}
+		if st := w.s.Log.Stats(); st.Pending != 0 || st.Written != 750 || st.Retried != 2 || st.Queued != 750 {
+			t.Errorf("after release: %+v", st)
+		}
+		if n, err := w.s.TokenViews(ctx, w.tokB.ID); err != nil || n != 80 {
+			t.Errorf("token B views %d (%v), want 80", n, err)
+		}
+		if !strings.Contains(w.logBuf.String(), "events kept for the next attempt") {
+			t.Errorf("the failed flush was not logged:\n%s", w.logBuf.String())
+		}
+	})
+}
+
+// TestFlushDoesNotWaitOnALockedToken is a long row lock on one token (an
+// edit, a slow opening) while views are flushed and a sibling token's link
+// is opened: neither the flush nor the opening may wait on it.
+func TestFlushDoesNotWaitOnALockedToken(t *testing.T) {
+	for _, lock := range []string{
+		"SELECT id FROM guest_tokens WHERE id = ? FOR UPDATE",
+		"UPDATE guest_tokens SET note = 'busy' WHERE id = ?",
+	} {
+		t.Run(strings.Fields(lock)[0], func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, "postgres")
+			w := alNewWorld(t, db)
+			ctx := context.Background()
+			// Make B's last use older than the views, so that the flush
+			// has B's row to update too.
+			w.clock.Advance(time.Hour)
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, strings.Replace(lock, "?", fmt.Sprint(w.tokA.ID), 1)); err != nil {
+				t.Fatal(err)
+			}
+
+			w.views(w.tokA, 700)
+			w.views(w.tokB, 300)
+			// Both must finish well within these deadlines while the lock is
+			// held; waiting on it would run into them.
+			fctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			var flushErr, zatErr error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				flushErr = w.s.Log.Flush(fctx)
+			}()
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					if _, _, zatErr = w.s.ExchangeZat(fctx, w.secretB, "203.0.113.7", acl.GuestSession{}, &w.item); zatErr != nil {
+						return
+					}
+				}
+			}()
+			wg.Wait()
+			if flushErr != nil {
+				t.Fatalf("flush while a token row is locked: %v", flushErr)
+			}
+			if zatErr != nil {
+				t.Fatalf("opening the sibling's link while a token row is locked: %v", zatErr)
+			}
+			if events, _ := w.stored(); events != 1000 {
+				t.Errorf("stored %d events while the token was locked, want 1000", events)
+			}
+			// The locked token's last use waits for its row; the sibling's is written.
+			if b := w.stored2(w.tokB.ID); b == nil || !b.Equal(w.clock.Now()) {
+				t.Errorf("token B last used %v, want %v", b, w.clock.Now())
+			}
+			if a := w.stored2(w.tokA.ID); a != nil {
+				t.Errorf("token A last used %v while its row was locked", a)
+			}
+			tx.Rollback()
+			if err := w.s.Log.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if a := w.stored2(w.tokA.ID); a == nil || !a.Equal(w.clock.Now()) {
+				t.Errorf("token A last used %v after its row was released, want %v", a, w.clock.Now())
+			}
+		})
+	}
+}
+
+// stored2 returns a token's last-used time as stored.
+func (w *alWorld) stored2(id int64) *time.Time {
+	w.t.Helper()
+	var at sql.NullTime
+	if err := w.db.QueryRowContext(context.Background(), "SELECT last_used_at FROM guest_tokens WHERE id = ?", id).Scan(&at); err != nil {
+		w.t.Fatal(err)
+	}
+	if !at.Valid {
+		return nil
+	}
+	v := at.Time.UTC()
+	return &v
+}
+
+func TestQueueOverflowMergesIdenticalEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		ctx := context.Background()
+		w.s.Log.SetLimits(acl.AccessLogLimits{MaxQueue: 4})
+		view := func(tok *acl.GuestToken, network string) {
+			w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: tok.ID, ItemID: &w.item, Event: acl.EventView, Network: network})
+		}
+		view(w.tokA, "198.51.100.0/24")
+		view(w.tokA, "198.51.100.0/24") // identical: merged once the queue is full
+		view(w.tokB, "198.51.100.0/24")
+		view(w.tokA, "203.0.113.0/24")
+		// The queue is full: compacting it makes room for one more.
+		view(w.tokB, "203.0.113.0/24")
+		w.clock.Advance(time.Minute)
+		for range 5 {
+			view(w.tokA, "198.51.100.0/24")
+		}
+		w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: w.tokB.ID, Event: acl.EventOpen, Network: "198.51.100.0/24"})
+		w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: w.tokB.ID, Event: acl.EventOpen, Network: "192.0.2.0/24"})
+		st := w.s.Log.Stats()
+		if st.Queued != 12 || st.Merged != 6 || st.Dropped != 2 || st.Pending != 10 {
+			t.Errorf("stats %+v, want 12 queued, 6 merged, 2 dropped, 10 pending", st)
+		}
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if events, entries := w.stored(); events != 10 || entries != 4 {
+			t.Errorf("stored %d events in %d entries, want 10 in 4", events, entries)
+		}
+		if n, err := w.s.TokenViews(ctx, w.tokA.ID); err != nil || n != 8 {
+			t.Errorf("token A views %d (%v), want 8", n, err)
+		}
+		gs, err := w.s.TokenGrants(ctx, w.owner, w.tokA.ID)
+		if err != nil || len(gs) != 1 || gs[0].Views != 8 {
+			t.Errorf("token A grants %+v (%v), want one with 8 views", gs, err)
+		}
+		// The merged entry carries the newest time of its events.
+		var newest time.Time
+		if err := db.NewRaw("SELECT max(at) FROM access_log WHERE count = 7").Scan(ctx, &newest); err != nil || !newest.Equal(w.clock.Now()) {
+			t.Errorf("merged entry at %v (%v), want %v", newest, err, w.clock.Now())
+		}
+		logged := w.logBuf.String()
+		if !strings.Contains(logged, "events dropped") || !strings.Contains(logged, "dropped=2") ||
+			!strings.Contains(logged, "events merged") {
+			t.Errorf("overflow not logged:\n%s", logged)
+		}
+		// A queue with room again takes events one by one.
+		view(w.tokA, "198.51.100.0/24")
+		view(w.tokA, "198.51.100.0/24")
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if events, entries := w.stored(); events != 12 || entries != 6 {
+			t.Errorf("stored %d events in %d entries, want 12 in 6", events, entries)
+		}
+	})
+}

@@ -333,3 +333,150 @@ func TestQueueOverflowMergesIdenticalEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletedItemsAndTokensTakeTheirEntries: the log has no foreign keys,
+// yet a deleted item or token takes its entries with it, and events queued
+// for it neither fail the batch nor come back as orphans.
+func TestDeletedItemsAndTokensTakeTheirEntries(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		ctx := context.Background()
+		other := w.post(w.owner, "Other")
+		w.acl(w.owner, other, false, []int64{w.tokA.ID, w.tokB.ID}, nil)
+		w.views(w.tokA, 10)
+		w.views(w.tokB, 5)
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Queued for an item and a token that are deleted before the flush.
+		w.views(w.tokA, 7)
+		w.views(w.tokB, 4)
+		for range 3 {
+			w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: w.tokB.ID, ItemID: &other, Event: acl.EventView, Network: "192.0.2.0/24"})
+		}
+		if err := w.cs.DeleteItem(ctx, w.owner, w.item); err != nil {
+			t.Fatal(err)
+		}
+		if events, _ := w.stored(); events != 0 {
+			t.Errorf("%d entries outlived their item", events)
+		}
+		w.s.Log.Record(acl.AccessEvent{At: w.clock.Now(), TokenID: w.tokA.ID, ItemID: &other, Event: acl.EventView, Network: "192.0.2.0/24"})
+		if _, err := db.ExecContext(ctx, "DELETE FROM principals WHERE id = ?", w.tokA.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatalf("flush with events of a deleted item and token: %v", err)
+		}
+		if events, entries := w.stored(); events != 3 || entries != 3 {
+			t.Errorf("stored %d events in %d entries, want the 3 of the live item and token", events, entries)
+		}
+		if st := w.s.Log.Stats(); st.Gone != 12 || st.Written != 18 || st.Pending != 0 {
+			t.Errorf("stats %+v, want 12 gone, 18 written", st)
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM principals WHERE id = ?", w.tokB.ID); err != nil {
+			t.Fatal(err)
+		}
+		if events, _ := w.stored(); events != 0 {
+			t.Errorf("%d entries outlived their token", events)
+		}
+	})
+}
+
+// TestPruneSweepsOrphansAndOldEntries: an entry written while its token was
+// being deleted (possible on PostgreSQL, where the insert does not wait for
+// the delete) goes at the next prune, as do entries past the retention.
+func TestPruneSweepsOrphansAndOldEntries(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		ctx := context.Background()
+		w.views(w.tokA, 3)
+		w.clock.Advance(48 * time.Hour)
+		w.views(w.tokB, 2)
+		if err := w.s.Log.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.NewRaw("INSERT INTO access_log (at, token_id, item_id, event, client_mark, reason, count) VALUES (?, ?, ?, 'view', '', '', 1)",
+			w.clock.Now(), w.tokB.ID+1000, w.item).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.s.Log.Prune(ctx, w.clock.Now().Add(-24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if events, entries := w.stored(); events != 2 || entries != 2 {
+			t.Errorf("after prune %d events in %d entries, want token B's 2", events, entries)
+		}
+	})
+}
+
+// TestRunWritesEverythingOnShutdown: Run's last flush retries until the
+// database takes the events; with the database gone for good it gives up
+// at the shutdown deadline and says how many are left.
+func TestRunWritesEverythingOnShutdown(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		w.s.Log.SetLimits(acl.AccessLogLimits{StatementTimeout: 200 * time.Millisecond, ShutdownTimeout: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			w.s.Log.Run(ctx, time.Hour)
+			close(done)
+		}()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.views(w.tokA, 400)
+			}()
+		}
+		wg.Wait()
+		release := lockLog(t, db)
+		w.views(w.tokB, 77)
+		cancel()
+		waitFor(t, "a failed shutdown flush", func() bool { return w.s.Log.Stats().Retried > 0 })
+		release()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return after the database came back")
+		}
+		if events, _ := w.stored(); events != 1677 {
+			t.Errorf("stored %d events after shutdown, want 1677", events)
+		}
+
+		// Locked for good: Run returns at its shutdown deadline.
+		w.s.Log.SetLimits(acl.AccessLogLimits{ShutdownTimeout: time.Second})
+		release = lockLog(t, db)
+		w.views(w.tokB, 5)
+		ctx, cancel = context.WithCancel(context.Background())
+		done = make(chan struct{})
+		go func() {
+			w.s.Log.Run(ctx, time.Hour)
+			close(done)
+		}()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return at its shutdown deadline")
+		}
+		release()
+		if !strings.Contains(w.logBuf.String(), "shutdown deadline passed with events not written") ||
+			!strings.Contains(w.logBuf.String(), "events=5") {
+			t.Errorf("what shutdown left was not logged:\n%s", w.logBuf.String())
+		}
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

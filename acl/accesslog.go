@@ -2,9 +2,12 @@ package acl
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -137,7 +140,10 @@ type AccessLog struct {
 	mu       sync.Mutex
 	lim      AccessLogLimits
 	pending  []accessRow
-	inflight int // entries taken by the running flush
+	inflight int // entries taken by the running flush, or of uncertain chunks
+	// uncertain holds chunks whose COMMIT failed on PostgreSQL, until the
+	// server tells whether they were written.
+	uncertain []uncertainChunk
 	// index maps a merge key to its entry in pending; built when the queue
 	// first overflows, dropped when a flush takes the queue.
 	index map[mergeKey]int
@@ -280,39 +286,63 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 	l.flushing.Lock()
 	defer l.flushing.Unlock()
 	l.mu.Lock()
-	rows, seen, lim := l.pending, l.seen, l.lim
-	l.pending, l.index, l.inflight, l.seen = nil, nil, len(rows), map[int64]time.Time{}
+	uncertain, rows, seen, lim := l.uncertain, l.pending, l.seen, l.lim
+	l.uncertain, l.pending, l.index, l.seen = nil, nil, nil, map[int64]time.Time{}
+	l.inflight = len(rows) + l.inflight
 	l.mu.Unlock()
 
-	written := 0
+	// First settle the chunks whose COMMIT failed: written, or to write again.
 	var err error
-	for written < len(rows) && err == nil {
-		chunk := rows[written:min(written+lim.ChunkRows, len(rows))]
-		var stored int64
-		stored, err = l.insert(ctx, chunk, lim.StatementTimeout)
-		if err != nil {
+	var keep []uncertainChunk
+	var again []accessRow
+	for i, u := range uncertain {
+		var st string
+		if st, err = l.txStatus(ctx, u.xid, lim.StatementTimeout); err != nil {
+			keep = append(keep, uncertain[i:]...)
 			break
 		}
-		events, oldest := int64(0), chunk[0].At
-		for _, r := range chunk {
-			events += int64(r.Count)
-			if r.At.Before(oldest) {
-				oldest = r.At
-			}
+		switch st {
+		case "committed":
+			l.mu.Lock()
+			l.inflight -= len(u.rows)
+			l.stats.Written += events(u.rows)
+			l.noteWritten(u.rows)
+			l.mu.Unlock()
+		case "in progress":
+			keep = append(keep, u)
+		default:
+			again = append(again, u.rows...)
 		}
+	}
+	rows = slices.Concat(again, rows)
+
+	written := 0
+	for err == nil && written < len(rows) {
+		chunk := rows[written:min(written+lim.ChunkRows, len(rows))]
+		stored, xid, ierr := l.insert(ctx, chunk, lim.StatementTimeout)
 		written += len(chunk)
+		if ierr != nil {
+			err = ierr
+			if xid != 0 {
+				keep = append(keep, uncertainChunk{xid: xid, rows: chunk})
+			} else {
+				written -= len(chunk)
+			}
+			break
+		}
 		l.mu.Lock()
 		l.inflight -= len(chunk)
-		if stored == int64(len(chunk)) {
-			l.stats.Written += events
+		if total := events(chunk); stored == int64(len(chunk)) {
+			l.stats.Written += total
 		} else {
-			// Rows of deleted tokens or items were left out; which ones
-			// does not matter, they are all gone with what they named.
-			l.countPartial(chunk, stored)
+			// Rows of deleted tokens or items were left out; their events
+			// are gone with what they named. A merged entry's count is
+			// attributed to what was written first: exact whenever the
+			// chunk held no merged entry.
+			l.stats.Written += min(stored, total)
+			l.stats.Gone += total - min(stored, total)
 		}
-		if l.sweepFrom.IsZero() || oldest.Before(l.sweepFrom) {
-			l.sweepFrom = oldest
-		}
+		l.noteWritten(chunk)
 		l.mu.Unlock()
 	}
 	var left map[int64]time.Time
@@ -323,7 +353,11 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 	}
 
 	l.mu.Lock()
+	l.uncertain = append(keep, l.uncertain...)
 	l.inflight = 0
+	for _, u := range l.uncertain {
+		l.inflight += len(u.rows)
+	}
 	if written < len(rows) {
 		l.pending = slices.Concat(rows[written:], l.pending)
 	}
@@ -348,31 +382,40 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 	}
 	if err != nil {
 		l.logger.Warn("access log flush failed; events kept for the next attempt", "err", err,
-			"entries_kept", len(rows)-written, "pending_events", st.Queued-st.Written-st.Dropped-st.Gone)
+			"pending_events", st.Queued-st.Written-st.Dropped-st.Gone)
 		return translate(err)
 	}
 	return nil
 }
 
-// countPartial accounts for a chunk of which only stored entries were
-// written. Counts of merged entries are attributed to what was written
-// first, which is exact whenever the chunk held no merged entry.
-func (l *AccessLog) countPartial(chunk []accessRow, stored int64) {
-	var total int64
-	for _, r := range chunk {
-		total += int64(r.Count)
+// uncertainChunk is a chunk whose COMMIT failed on PostgreSQL: xid tells
+// later whether it was written.
+type uncertainChunk struct {
+	xid  int64
+	rows []accessRow
+}
+
+func events(rows []accessRow) int64 {
+	var n int64
+	for _, r := range rows {
+		n += int64(r.Count)
 	}
-	written := min(stored, total)
-	l.stats.Written += written
-	l.stats.Gone += total - written
+	return n
+}
+
+// noteWritten extends the next orphan sweep to the rows. l.mu is held.
+func (l *AccessLog) noteWritten(rows []accessRow) {
+	for _, r := range rows {
+		if l.sweepFrom.IsZero() || r.At.Before(l.sweepFrom) {
+			l.sweepFrom = r.At
+		}
+	}
 }
 
 // insert writes rows in one statement, in their order (ids follow it, and
 // entries of the same second are listed by id), leaving out those whose
 // token or item no longer exists, and returns how many it wrote.
-func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.Duration) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.Duration) (stored, xid int64, err error) {
 	pg := !database.IsSQLite(l.db)
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*8)
@@ -395,32 +438,105 @@ SELECT v.at, v.token_id, v.item_id, v.event, v.client_mark, v.reason, v.count FR
 WHERE EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
   AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))
 ORDER BY v.n`)
-	var n int64
-	err := l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
+	xid, err = l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
 		res, err := db.NewRaw(b.String(), args...).Exec(ctx)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		stored, err = res.RowsAffected()
 		return err
 	})
-	return n, err
+	return stored, xid, err
 }
 
-// exec runs fn under the statement deadline. On PostgreSQL it runs in a
-// transaction whose statement_timeout is the same deadline, so that the
-// server ends a statement the client gave up on instead of letting it run
-// on, holding its locks.
-func (l *AccessLog) exec(ctx context.Context, timeout time.Duration, fn func(context.Context, bun.IDB) error) error {
-	if database.IsSQLite(l.db) {
-		return fn(ctx, l.db)
+// errUncertain marks a failed COMMIT: the transaction may have committed.
+var errUncertain = errors.New("access log: commit outcome unknown")
+
+// exec runs fn in a transaction of its own on one connection, every
+// statement under the statement deadline: on PostgreSQL the transaction's
+// statement_timeout is the same deadline, so that the server ends a
+// statement the client gave up on instead of letting it run on, holding its
+// locks. The COMMIT is never cut short by ctx (on SQLite it is local and
+// quick; on PostgreSQL it has a deadline of its own), so that a write is
+// never reported failed after it committed. A COMMIT that fails on
+// PostgreSQL returns the transaction id wrapped in errUncertain, for
+// txStatus to settle later.
+func (l *AccessLog) exec(ctx context.Context, timeout time.Duration, fn func(context.Context, bun.IDB) error) (xid int64, err error) {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := l.db.Conn(sctx)
+	if err != nil {
+		return 0, err
 	}
-	return l.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(1, timeout.Milliseconds()))); err != nil {
-			return err
+	defer conn.Close()
+	sqlite := database.IsSQLite(l.db)
+	bg := context.WithoutCancel(ctx)
+	var open bool
+	defer func() {
+		if open {
+			// A connection that cannot roll back is dropped, never pooled
+			// with an open transaction.
+			rctx, cancel := context.WithTimeout(bg, timeout)
+			defer cancel()
+			if _, rerr := conn.ExecContext(rctx, "ROLLBACK"); rerr != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
 		}
-		return fn(ctx, tx)
-	})
+	}()
+	// A BEGIN reported failed may have begun (a deadline that passes as it
+	// returns is reported over its success), so it is rolled back too.
+	open = true
+	if sqlite {
+		if _, err := conn.ExecContext(sctx, "BEGIN IMMEDIATE"); err != nil {
+			return 0, err
+		}
+	} else {
+		if _, err := conn.ExecContext(sctx, "BEGIN"); err != nil {
+			return 0, err
+		}
+		err := conn.QueryRowContext(sctx, "SELECT txid_current(), set_config('statement_timeout', ?, true)",
+			strconv.FormatInt(max(1, timeout.Milliseconds()), 10)).Scan(&xid, new(string))
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := fn(sctx, conn); err != nil {
+		return 0, err
+	}
+	cctx := bg
+	if !sqlite {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(bg, timeout)
+		defer cancel()
+	}
+	open = false
+	if _, err := conn.ExecContext(cctx, "COMMIT"); err != nil {
+		if sqlite {
+			// A failed COMMIT leaves the transaction open or rolled back,
+			// never committed.
+			open = true
+			return 0, err
+		}
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		return xid, fmt.Errorf("%w: %w", errUncertain, err)
+	}
+	return 0, nil
+}
+
+// txStatus reports whether the PostgreSQL transaction xid committed
+// ("committed"), did not ("aborted", or "" once too old to be known) or is
+// still finishing ("in progress").
+func (l *AccessLog) txStatus(ctx context.Context, xid int64, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var st *string
+	if err := l.db.QueryRowContext(ctx, "SELECT txid_status(?)", xid).Scan(&st); err != nil {
+		return "", err
+	}
+	if st == nil {
+		return "", nil
+	}
+	return *st, nil
 }
 
 // touch moves the tokens' last-used times forward and returns those it
@@ -453,8 +569,6 @@ func (l *AccessLog) touch(ctx context.Context, seen map[int64]time.Time, lim Acc
 }
 
 func (l *AccessLog) touchChunk(ctx context.Context, ids []int64, seen map[int64]time.Time, timeout time.Duration) ([]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	pg := !database.IsSQLite(l.db)
 	var b strings.Builder
 	args := make([]any, 0, 2*len(ids))
@@ -472,7 +586,7 @@ func (l *AccessLog) touchChunk(ctx context.Context, ids []int64, seen map[int64]
 	}
 	b.WriteString(")")
 	var skipped []int64
-	err := l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
+	_, err := l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
 		if !pg {
 			b.WriteString(`
 UPDATE guest_tokens SET last_used_at = v.at FROM v

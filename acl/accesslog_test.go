@@ -6,8 +6,11 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -438,7 +441,7 @@ func TestRunWritesEverythingOnShutdown(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
-			t.Fatal("Run did not return after the database came back")
+			t.Fatalf("Run did not return after the database came back\n%s", w.logBuf.String())
 		}
 		if events, _ := w.stored(); events != 1677 {
 			t.Errorf("stored %d events after shutdown, want 1677", events)
@@ -478,5 +481,148 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCutShortFlushesNeitherLoseNorRepeat ends flushes at every point of
+// their work (connection, BEGIN, INSERT, COMMIT) with contexts that expire
+// after varied delays: a write reported failed must not have been stored
+// (or it would be stored twice by the next flush), and nothing may be lost.
+func TestCutShortFlushesNeitherLoseNorRepeat(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := alNewWorld(t, db)
+		w.s.Log.SetLimits(acl.AccessLogLimits{ChunkRows: 40})
+		failed := 0
+		for i := range 150 {
+			w.views(w.tokA, 60)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%30)*100*time.Microsecond)
+			if w.s.Log.Flush(ctx) != nil {
+				failed++
+			}
+			cancel()
+		}
+		if err := w.s.Log.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if events, _ := w.stored(); events != 150*60 {
+			t.Errorf("stored %d events, want %d (%d flushes were cut short)", events, 150*60, failed)
+		}
+		if failed == 0 {
+			t.Log("no flush was cut short")
+		}
+	})
+}
+
+// commitCutter is a TCP proxy to PostgreSQL that, once armed, lets the
+// first COMMIT through, waits for the server's answer (the transaction has
+// committed then) and drops the connection instead of passing it on: the
+// client cannot know whether its write was stored.
+type commitCutter struct {
+	ln     net.Listener
+	target string
+	armed  atomic.Bool
+	cuts   atomic.Int32
+}
+
+func newCommitCutter(t *testing.T, target string) *commitCutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &commitCutter{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *commitCutter) serve(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	var cutting atomic.Bool
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(true, false) {
+					cutting.Store(true)
+				}
+				s.Write(buf[:n])
+			}
+			if err != nil {
+				s.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 && cutting.Load() {
+			p.cuts.Add(1)
+			c.Close()
+			s.Close()
+			return
+		}
+		if n > 0 {
+			c.Write(buf[:n])
+		}
+		if err != nil {
+			c.Close()
+			return
+		}
+	}
+}
+
+// TestUncertainCommitIsSettledNotRepeated: a COMMIT whose answer is lost
+// (the connection drops after the server committed) is settled with the
+// server's record of the transaction: its events are counted once, never
+// written again.
+func TestUncertainCommitIsSettledNotRepeated(t *testing.T) {
+	dbURL := dbtest.URL(t, "postgres")
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newCommitCutter(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	ctx := context.Background()
+	db, err := database.Open(ctx, u.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close(db) })
+	w := alNewWorld(t, db)
+	w.views(w.tokA, 120)
+	p.armed.Store(true)
+	if err := w.s.Log.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded though its COMMIT answer was lost")
+	}
+	if p.cuts.Load() != 1 {
+		t.Fatalf("%d connections cut, want 1", p.cuts.Load())
+	}
+	if st := w.s.Log.Stats(); st.Written != 0 || st.Pending != 120 {
+		t.Errorf("after the lost answer: %+v, want 120 pending", st)
+	}
+	w.views(w.tokB, 5)
+	if err := w.s.Log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if events, entries := w.stored(); events != 125 || entries != 125 {
+		t.Errorf("stored %d events in %d entries, want 125: the uncertain chunk was lost or written twice", events, entries)
+	}
+	if st := w.s.Log.Stats(); st.Written != 125 || st.Pending != 0 {
+		t.Errorf("stats %+v, want 125 written", st)
 	}
 }

@@ -303,6 +303,8 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 		}
 		switch st {
 		case "committed":
+			// How many rows of deleted tokens or items the insert left out
+			// is not known any more: all count as written.
 			l.mu.Lock()
 			l.inflight -= len(u.rows)
 			l.stats.Written += events(u.rows)
@@ -324,7 +326,7 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 		if ierr != nil {
 			err = ierr
 			if xid != 0 {
-				keep = append(keep, uncertainChunk{xid: xid, rows: chunk})
+				keep = append(keep, uncertainChunk{xid: xid, rows: slices.Clone(chunk)})
 			} else {
 				written -= len(chunk)
 			}

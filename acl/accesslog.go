@@ -587,18 +587,22 @@ func (l *AccessLog) touchChunk(ctx context.Context, ids []int64, seen map[int64]
 		args = append(args, id, seen[id])
 	}
 	b.WriteString(")")
-	var skipped []int64
-	_, err := l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
-		if !pg {
-			b.WriteString(`
+	// One statement in autocommit, so that the rows it locks are held
+	// only while it runs; run again after a doubtful failure, it changes
+	// nothing more. It never waits for a lock, so the pool's server-side
+	// statement_timeout is only a backstop.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if !pg {
+		b.WriteString(`
 UPDATE guest_tokens SET last_used_at = v.at FROM v
 WHERE guest_tokens.id = v.id AND (guest_tokens.last_used_at IS NULL OR guest_tokens.last_used_at < v.at)`)
-			_, err := db.NewRaw(b.String(), args...).Exec(ctx)
-			return err
-		}
-		// Only rows that need the update are locked, and a row someone
-		// holds is skipped (and reported) rather than waited for.
-		b.WriteString(`,
+		_, err := l.db.NewRaw(b.String(), args...).Exec(ctx)
+		return nil, err
+	}
+	// Only rows that need the update are locked, and a row someone holds
+	// is skipped (and reported) rather than waited for.
+	b.WriteString(`,
 need AS (
   SELECT t.id, v.at FROM guest_tokens AS t JOIN v ON v.id = t.id
   WHERE t.last_used_at IS NULL OR t.last_used_at < v.at
@@ -612,12 +616,11 @@ need AS (
   RETURNING t.id
 )
 SELECT id FROM need WHERE id NOT IN (SELECT id FROM done)`)
-		err := db.NewRaw(b.String(), args...).Scan(ctx, &skipped)
-		if isNoRows(err) {
-			err = nil
-		}
-		return err
-	})
+	var skipped []int64
+	err := l.db.NewRaw(b.String(), args...).Scan(ctx, &skipped)
+	if isNoRows(err) {
+		err = nil
+	}
 	return skipped, err
 }
 

@@ -134,8 +134,10 @@ type AccessLog struct {
 	logger *slog.Logger
 	kick   chan struct{}
 
-	// flushing serialises flushes.
+	// flushing serialises flushes; chunk (the rows of the next chunk) is
+	// guarded by it.
 	flushing sync.Mutex
+	chunk    int
 
 	mu       sync.Mutex
 	lim      AccessLogLimits
@@ -320,9 +322,11 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 
 	written := 0
 	for err == nil && written < len(rows) {
-		chunk := rows[written:min(written+lim.ChunkRows, len(rows))]
+		size := min(l.chunkRows(lim), len(rows)-written)
+		chunk := rows[written : written+size]
 		stored, xid, ierr := l.insert(ctx, chunk, lim.StatementTimeout)
 		written += len(chunk)
+		l.adaptChunk(ierr, size, lim)
 		if ierr != nil {
 			err = ierr
 			if xid != 0 {
@@ -388,6 +392,28 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 		return translate(err)
 	}
 	return nil
+}
+
+// chunkRows is the size of the next chunk: ChunkRows, or less after chunks
+// ran into their deadline.
+func (l *AccessLog) chunkRows(lim AccessLogLimits) int {
+	if l.chunk <= 0 || l.chunk > lim.ChunkRows {
+		return lim.ChunkRows
+	}
+	return l.chunk
+}
+
+// adaptChunk halves the chunk after one ran into its deadline, so that a
+// database too slow for a full chunk still gets the events, a smaller chunk
+// at a time; successes grow it back.
+func (l *AccessLog) adaptChunk(err error, size int, lim AccessLogLimits) {
+	switch {
+	case err == nil:
+		n := l.chunkRows(lim)
+		l.chunk = min(n+n/4+1, lim.ChunkRows)
+	case errors.Is(err, context.DeadlineExceeded) || database.IsTimeout(err):
+		l.chunk = max(1, size/2)
+	}
 }
 
 // uncertainChunk is a chunk whose COMMIT failed on PostgreSQL: xid tells

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -315,6 +316,22 @@ func Translate(err error) error {
 		}
 	}
 	return err
+}
+
+// IsTimeout reports whether err is a statement that ran out of time: its
+// context deadline, a client read deadline, or PostgreSQL's
+// statement_timeout (or lock_timeout).
+func IsTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		c := pgErr.Field('C')
+		return c == "57014" || c == "55P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 type counterKey struct{}

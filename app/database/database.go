@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,7 +54,7 @@ func SQLiteDSN(path string) string {
 func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 	var db *bun.DB
 	if IsPostgres(dbURL) {
-		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dbURL)))
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(postgresDSN(dbURL))))
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -89,6 +91,38 @@ func Open(ctx context.Context, dbURL, dataDir string) (*bun.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", redactURLError(err, dbURL))
 	}
 	return db, nil
+}
+
+// DefaultStatementTimeout is the server-side statement_timeout of every
+// PostgreSQL connection unless the URL sets one. It equals the driver's
+// default read timeout, after which the client gives up on a statement: the
+// server then ends it too, instead of letting it run on holding its locks.
+const DefaultStatementTimeout = 10 * time.Second
+
+// postgresDSN adds the default statement_timeout to dbURL unless it has one;
+// a URL that sets read_timeout or timeout gets that as statement timeout.
+func postgresDSN(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return dbURL // the driver reports the error
+	}
+	q := u.Query()
+	if q.Has("statement_timeout") {
+		return dbURL
+	}
+	timeout := DefaultStatementTimeout
+	for _, k := range []string{"timeout", "read_timeout"} {
+		if v := q.Get(k); v != "" {
+			if d, err := time.ParseDuration(v); err == nil {
+				timeout = d
+			} else if s, err := strconv.Atoi(v); err == nil {
+				timeout = time.Duration(s) * time.Second
+			}
+		}
+	}
+	q.Set("statement_timeout", strconv.FormatInt(timeout.Milliseconds(), 10))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func sqlitePath(dbURL, dataDir string) (string, error) {
@@ -320,6 +354,22 @@ func Translate(err error) error {
 		}
 	}
 	return err
+}
+
+// IsTimeout reports whether err is a statement that ran out of time: its
+// context deadline, a client read deadline, or PostgreSQL's
+// statement_timeout (or lock_timeout).
+func IsTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		c := pgErr.Field('C')
+		return c == "57014" || c == "55P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 type counterKey struct{}

@@ -219,6 +219,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	err = srv.Shutdown(sctx)
 	stopBG()
 	<-logDone // the last views are written before the database closes
+	st := svc.Log.Stats()
+	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)
 	return err
 }
 

@@ -122,7 +122,7 @@ func TestAccessLogSurvivesPostgresOutages(t *testing.T) {
 			defer wg.Done()
 			for loadCtx.Err() == nil {
 				octx, cancel := context.WithTimeout(loadCtx, 5*time.Second)
-				_, _, err := s.ExchangeZat(octx, secrets[w], fmt.Sprintf("203.0.113.%d", w), acl.GuestSession{}, &it.ID)
+				_, err := s.ExchangeZat(octx, secrets[w], fmt.Sprintf("203.0.113.%d", w), acl.GuestSession{}, &it.ID)
 				cancel()
 				if err != nil {
 					openFailed.Add(1)

@@ -231,7 +231,7 @@ func TestFlushDoesNotWaitOnALockedToken(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range 20 {
-					if _, _, zatErr = w.s.ExchangeZat(fctx, w.secretB, "203.0.113.7", acl.GuestSession{}, &w.item); zatErr != nil {
+					if _, zatErr = w.s.ExchangeZat(fctx, w.secretB, "203.0.113.7", acl.GuestSession{}, &w.item); zatErr != nil {
 						return
 					}
 				}

@@ -460,18 +460,28 @@ func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.D
 		}
 		args = append(args, i, r.At, r.TokenID, r.ItemID, r.Event, r.ClientMark, r.Reason, r.Count)
 	}
-	b.WriteString(`)
-INSERT INTO access_log (at, token_id, item_id, event, client_mark, reason, count)
-SELECT v.at, v.token_id, v.item_id, v.event, v.client_mark, v.reason, v.count FROM v
-WHERE EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
-  AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))
-ORDER BY v.n`)
+	b.WriteString(")\n")
+	values := b.String()
+	const live = `EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
+  AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))`
 	xid, err = l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
-		res, err := db.NewRaw(b.String(), args...).Exec(ctx)
+		res, err := db.NewRaw(values+`INSERT INTO access_log (at, token_id, item_id, event, client_mark, reason, count)
+SELECT v.at, v.token_id, v.item_id, v.event, v.client_mark, v.reason, v.count FROM v
+WHERE `+live+`
+ORDER BY v.n`, args...).Exec(ctx)
 		if err != nil {
 			return err
 		}
-		stored, err = res.RowsAffected()
+		if stored, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// The views per token and item that owner pages show, kept in the
+		// same transaction as the entries they count.
+		_, err = db.NewRaw(values+`INSERT INTO token_item_views (token_id, item_id, views)
+SELECT v.token_id, v.item_id, sum(v.count) FROM v
+WHERE v.event = 'view' AND v.item_id IS NOT NULL AND `+live+`
+GROUP BY v.token_id, v.item_id
+ON CONFLICT (token_id, item_id) DO UPDATE SET views = token_item_views.views + excluded.views`, args...).Exec(ctx)
 		return err
 	})
 	return stored, xid, err

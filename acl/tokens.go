@@ -372,8 +372,7 @@ func (s *Service) TokenGrants(ctx context.Context, owner, id int64) ([]Grant, er
 	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, e.deny,
   CASE WHEN e.principal_id = ?0 THEN NULL ELSE e.principal_id END AS via,
   g.name AS via_name,
-  (SELECT coalesce(sum(l.count), 0) FROM access_log AS l WHERE l.token_id = ?0 AND l.item_id = e.item_id
-    AND l.event = 'view') AS views
+  COALESCE((SELECT v.views FROM token_item_views AS v WHERE v.token_id = ?0 AND v.item_id = e.item_id), 0) AS views
 FROM (
   SELECT item_id, principal_id, deny FROM acl_entries WHERE principal_id = ?0
   UNION ALL
@@ -389,10 +388,10 @@ ORDER BY e.item_id DESC, via`, id, owner).Scan(ctx, &gs)
 	return gs, nil
 }
 
-// TokenViews counts the token's page views (openings and downloads are counted apart).
+// TokenViews counts the token's page views (openings and downloads are
+// counted apart), from the views kept per item by the access log's flush.
 func (s *Service) TokenViews(ctx context.Context, id int64) (int, error) {
 	var n int
-	// An entry stands for count identical views (merged when the queue overflowed).
-	err := s.DB.NewRaw("SELECT coalesce(sum(count), 0) FROM access_log WHERE token_id = ? AND event = 'view'", id).Scan(ctx, &n)
+	err := s.DB.NewRaw("SELECT COALESCE(sum(views), 0) FROM token_item_views WHERE token_id = ?", id).Scan(ctx, &n)
 	return n, translate(err)
 }

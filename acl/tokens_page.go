@@ -140,3 +140,77 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 
 // likeEscaper escapes LIKE's wildcards (with backslash as the escape).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// TokenGrantsPage lists one page of the ACL entries that name the token or a
+// group holding it (TokenGrants' order: newest item first, the entry naming
+// the token before those naming its groups), and the cursor of the next page.
+// Each source — the token's own entries, each of its groups' — is read by
+// index from the cursor for one page only, so a page costs the same however
+// many entries name the token.
+func (s *Service) TokenGrantsPage(ctx context.Context, owner, id int64, p app.Page) ([]Grant, string, error) {
+	limit := p.Limit
+	if limit <= 0 || limit > app.MaxPageSize {
+		limit = app.DefaultPageSize
+	}
+	afterItem, afterVia := int64(1<<62), int64(-1)
+	if p.Cursor != "" {
+		key, err := app.DecodeCursor(p.Cursor, 2)
+		if err != nil {
+			return nil, "", err
+		}
+		afterItem, afterVia = key[0], key[1]
+	}
+	var groups []int64
+	if err := s.DB.NewRaw("SELECT group_id FROM group_members WHERE principal_id = ? ORDER BY group_id", id).Scan(ctx, &groups); err != nil && !isNoRows(err) {
+		return nil, "", translate(err)
+	}
+	// One branch per source, each ordered and cut by the index on
+	// (principal_id, item_id); via is 0 for the token's own entries.
+	var b strings.Builder
+	args := []any{}
+	branch := func(principal, via int64) {
+		if b.Len() > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		// Past the cursor: its item's later sources, then older items.
+		cmp := "<"
+		if via > afterVia {
+			cmp = "<="
+		}
+		b.WriteString(`SELECT * FROM (SELECT item_id, principal_id, deny, ? AS via_key FROM acl_entries
+  WHERE principal_id = ? AND item_id ` + cmp + ` ?
+  ORDER BY item_id DESC LIMIT ?) AS b`)
+		args = append(args, via, principal, afterItem, limit+1)
+	}
+	branch(id, 0)
+	for _, g := range groups {
+		branch(g, g)
+	}
+	var gs []struct {
+		Grant  `bun:",extend"`
+		ViaKey int64 `bun:"via_key"`
+	}
+	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, e.deny, e.via_key,
+  CASE WHEN e.via_key = 0 THEN NULL ELSE e.principal_id END AS via,
+  g.name AS via_name,
+  COALESCE((SELECT v.views FROM token_item_views AS v WHERE v.token_id = ? AND v.item_id = e.item_id), 0) AS views
+FROM (`+b.String()+`) AS e
+JOIN items AS i ON i.id = e.item_id AND i.owner_id = ?
+LEFT JOIN groups AS g ON g.id = e.principal_id
+ORDER BY e.item_id DESC, e.via_key
+LIMIT ?`, append(append([]any{id}, args...), owner, limit+1)...).Scan(ctx, &gs)
+	if err != nil && !isNoRows(err) {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(gs) > limit {
+		gs = gs[:limit]
+		last := gs[limit-1]
+		next = app.EncodeCursor(last.ItemID, last.ViaKey)
+	}
+	out := make([]Grant, len(gs))
+	for i := range gs {
+		out[i] = gs[i].Grant
+	}
+	return out, next, nil
+}

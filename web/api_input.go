@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -101,4 +102,25 @@ func tokenInput(fields map[string]json.RawMessage) (acl.TokenInput, error) {
 		return in, err
 	}
 	return in, nil
+}
+
+// pageQuery reads a list's ?limit= (default 50, at most 200) and ?cursor=.
+func pageQuery(c *fiber.Ctx) (app.Page, error) {
+	p := app.Page{Limit: app.DefaultPageSize, Cursor: c.Query("cursor")}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > app.MaxPageSize {
+			return p, app.Errorf(app.EInvalid, "limit must be a whole number from 1 to %d.", app.MaxPageSize)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// nextCursor is a list's "next_cursor": null after the last page.
+func nextCursor(c string) *string {
+	if c == "" {
+		return nil
+	}
+	return &c
 }

@@ -47,7 +47,11 @@ func (s *Server) apiCreateAlbum(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiListItems(c *fiber.Ctx) error {
-	items, err := s.Content.Items(c.UserContext(), apiMember(c).ID)
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.Content.ItemsPage(c.UserContext(), apiMember(c).ID, p)
 	if err != nil {
 		return err
 	}
@@ -55,7 +59,7 @@ func (s *Server) apiListItems(c *fiber.Ctx) error {
 	for i := range items {
 		out = append(out, newItemView(&items[i]))
 	}
-	return c.JSON(fiber.Map{"items": out})
+	return c.JSON(fiber.Map{"items": out, "next_cursor": nextCursor(next)})
 }
 
 func (s *Server) apiGetItem(c *fiber.Ctx) error {
@@ -181,11 +185,15 @@ func (s *Server) apiItemAccess(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	entries, err := s.ACL.ItemAccess(c.UserContext(), apiMember(c).ID, id, 1000)
+	p, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"entries": entries})
+	entries, next, err := s.ACL.ItemAccessPage(c.UserContext(), apiMember(c).ID, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"entries": entries, "next_cursor": nextCursor(next)})
 }
 
 // parseACL reads the body of PUT /items/{id}/acl.

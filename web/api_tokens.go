@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,7 +53,12 @@ func (s *Server) apiShareItem(c *fiber.Ctx) error {
 }
 
 func (s *Server) apiListTokens(c *fiber.Ctx) error {
-	ts, err := s.ACL.ListTokens(c.UserContext(), apiMember(c).ID)
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	ts, next, err := s.ACL.ListTokensPage(c.UserContext(), apiMember(c).ID,
+		acl.TokenQuery{Q: c.Query("q"), Status: c.Query("status"), Flag: c.Query("flag"), Page: p})
 	if err != nil {
 		return err
 	}
@@ -62,7 +68,32 @@ func (s *Server) apiListTokens(c *fiber.Ctx) error {
 		v.Items, v.InACLs = &ts[i].Items, &ts[i].Entries
 		out = append(out, v)
 	}
-	return c.JSON(fiber.Map{"tokens": out})
+	return c.JSON(fiber.Map{"tokens": out, "next_cursor": nextCursor(next)})
+}
+
+// tokenGrantsInline is how many grants GET /tokens/{id} holds; the rest
+// come page by page from GET /tokens/{id}/grants.
+const tokenGrantsInline = 100
+
+func (s *Server) apiTokenGrants(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	owner := apiMember(c).ID
+	t, err := s.ACL.Token(c.UserContext(), owner, id)
+	if err != nil {
+		return err
+	}
+	grants, next, err := s.ACL.TokenGrantsPage(c.UserContext(), owner, id, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"grants": newGrantViews(grants, s.newTokenView(t).Status == acl.StatusActive), "next_cursor": nextCursor(next)})
 }
 
 func (s *Server) apiGetToken(c *fiber.Ctx) error {
@@ -75,7 +106,7 @@ func (s *Server) apiGetToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	grants, err := s.ACL.TokenGrants(c.UserContext(), owner, id)
+	grants, next, err := s.ACL.TokenGrantsPage(c.UserContext(), owner, id, app.Page{Limit: tokenGrantsInline})
 	if err != nil {
 		return err
 	}
@@ -86,6 +117,10 @@ func (s *Server) apiGetToken(c *fiber.Ctx) error {
 	v := s.newTokenView(t)
 	gv := newGrantViews(grants, v.Status == acl.StatusActive)
 	v.Grants = &gv
+	v.GrantsNext = json.RawMessage("null")
+	if next != "" {
+		v.GrantsNext = next
+	}
 	v.Views = &views
 	return c.JSON(v)
 }

@@ -50,7 +50,10 @@ type tokenView struct {
 	Items        *int         `json:"items,omitempty"`
 	InACLs       *int         `json:"acl_entries,omitempty"`
 	Grants       *[]grantView `json:"grants,omitempty"`
-	Views        *int         `json:"views,omitempty"`
+	// GrantsNext is, with grants only, the cursor of the grants after the
+	// first page: a string, or null when they all fit.
+	GrantsNext any  `json:"grants_next_cursor,omitempty"`
+	Views      *int `json:"views,omitempty"`
 }
 
 func (s *Server) newTokenView(t *acl.GuestToken) tokenView {

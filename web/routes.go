@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodPatch, "/tokens/:id", s.apiUpdateToken)
 	apiRoute(fiber.MethodDelete, "/tokens/:id", s.apiRevokeToken)
 	apiRoute(fiber.MethodGet, "/tokens/:id/link", s.apiTokenLink)
+	apiRoute(fiber.MethodGet, "/tokens/:id/grants", s.apiTokenGrants)
 	apiRoute(fiber.MethodPost, "/tokens/:id/rotate", s.apiRotateToken)
 	apiRoute(fiber.MethodPost, "/groups", s.apiCreateGroup)
 	apiRoute(fiber.MethodGet, "/groups", s.apiListGroups)

@@ -59,6 +59,9 @@ type Service struct {
 	Media media.Store
 	// MaxUpload is the largest accepted photo, in bytes.
 	MaxUpload int64
+	// Limits bounds the images accepted and the decoding memory they share;
+	// the zero value takes the media package's defaults.
+	Limits media.Limits
 
 	guestView *database.Prepared
 }

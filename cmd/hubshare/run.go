@@ -160,6 +160,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cs := content.NewService(db, m.Clock, svc, store, cfg.MaxUpload)
+	cs.Limits.Memory = media.NewBudget(cfg.MaxDecodeMemory)
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err

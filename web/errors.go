@@ -77,7 +77,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	if status >= 500 {
 		s.Logger.Error("internal error", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
-		msg = app.ErrorMessage(nil)
+		if code != app.EUnavailable {
+			// A busy server says so: the message tells the client to retry.
+			msg = app.ErrorMessage(nil)
+		}
 	}
 	c.Status(status)
 	if strings.HasPrefix(c.Path(), "/api/") {

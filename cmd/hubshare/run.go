@@ -161,6 +161,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	cs := content.NewService(db, m.Clock, svc, store, cfg.MaxUpload)
 	cs.Limits.Memory = media.NewBudget(cfg.MaxDecodeMemory)
+	limitHeap(cfg.MaxDecodeMemory)
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err

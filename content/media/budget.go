@@ -17,7 +17,7 @@ const DefaultMaxDecodeMemory = 512 << 20
 
 // DefaultMemoryWait is how long an upload waits for decoding memory that
 // other uploads hold before it is refused with ErrBusy.
-const DefaultMemoryWait = 3 * time.Second
+const DefaultMemoryWait = 5 * time.Second
 
 var (
 	// ErrTooMuchMemory reports an image that needs more decoding memory than

@@ -15,6 +15,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,8 +27,8 @@ import (
 
 // uniformPNG writes a w×h PNG of one colour without ever holding the image:
 // colour type ct (0 grey, 2 RGB, 6 RGBA), bit depth 8 or 16, optionally
-// Adam7-interlaced. An 8900×8900 one at 16 bits compresses to well under
-// a megabyte.
+// Adam7-interlaced. An 8900×8900 one at 16 bits compresses to under a
+// megabyte.
 func uniformPNG(tb testing.TB, w, h int, ct, depth byte, interlaced bool) []byte {
 	tb.Helper()
 	chans := map[byte]int{0: 1, 2: 3, 6: 4}[ct]
@@ -49,7 +50,11 @@ func uniformPNG(tb testing.TB, w, h int, ct, depth byte, interlaced bool) []byte
 	chunk("IHDR", append(ihdr, depth, ct, 0, 0, il))
 
 	var idat bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
+	level := zlib.DefaultCompression
+	if interlaced {
+		level = zlib.BestSpeed // seven passes, and its size does not matter
+	}
+	zw, _ := zlib.NewWriterLevel(&idat, level)
 	pixel := make([]byte, bpp)
 	for i := range pixel {
 		pixel[i] = byte(0x40 + 0x20*i)
@@ -86,15 +91,19 @@ func uniformPNG(tb testing.TB, w, h int, ct, depth byte, interlaced bool) []byte
 }
 
 var (
-	hugePNGOnce sync.Once
-	hugePNG     []byte
+	hugePNGOnce             sync.Once
+	hugePNG, hugeInterlaced []byte
 )
 
 // hugePNG16 is the image of the decoding-memory report: 8900×8900 pixels,
-// 16 bits per channel with alpha, about 600 KiB.
-func hugePNG16(tb testing.TB) []byte {
-	hugePNGOnce.Do(func() { hugePNG = uniformPNG(tb, 8900, 8900, 6, 16, false) })
-	return hugePNG
+// 16 bits per channel with alpha, under a megabyte; and the same interlaced,
+// which image/png can only decode whole.
+func hugePNG16(tb testing.TB) (plain, interlaced []byte) {
+	hugePNGOnce.Do(func() {
+		hugePNG = uniformPNG(tb, 8900, 8900, 6, 16, false)
+		hugeInterlaced = uniformPNG(tb, 8900, 8900, 6, 16, true)
+	})
+	return hugePNG, hugeInterlaced
 }
 
 func encodePNG(tb testing.TB, img image.Image) []byte {
@@ -190,33 +199,18 @@ func TestDecodeCostOfPNGTypes(t *testing.T) {
 		t.Logf("%s: %s, %d bytes", c.name, format, decodeOnly)
 	}
 
-	need, decodeOnly, format := costOf(t, hugePNG16(t))
-	if decodeOnly < 8900*8900*8 || format != "16-bit colour PNG" {
-		t.Errorf("8900×8900 16-bit PNG: %d bytes to decode (%s), want at least %d", decodeOnly, format, 8900*8900*8)
+	plain, interlaced := hugePNG16(t)
+	need, decodeOnly, format := costOf(t, interlaced)
+	if decodeOnly < 2*8900*8900*8 || format != "16-bit colour PNG" {
+		t.Errorf("interlaced 8900×8900 16-bit PNG: %d bytes to decode (%s), want at least twice %d", decodeOnly, format, 8900*8900*8)
 	}
 	if need <= DefaultMaxDecodeMemory {
-		t.Errorf("8900×8900 16-bit PNG fits the default budget: %d", need)
+		t.Errorf("interlaced 8900×8900 16-bit PNG fits the default budget: %d", need)
 	}
-}
-
-func pixBytes(img image.Image) int64 {
-	switch m := img.(type) {
-	case *image.Gray:
-		return int64(len(m.Pix))
-	case *image.Gray16:
-		return int64(len(m.Pix))
-	case *image.Paletted:
-		return int64(len(m.Pix))
-	case *image.RGBA:
-		return int64(len(m.Pix))
-	case *image.NRGBA:
-		return int64(len(m.Pix))
-	case *image.RGBA64:
-		return int64(len(m.Pix))
-	case *image.NRGBA64:
-		return int64(len(m.Pix))
+	// Shrunk while decoded: two rows of 8900 pixels, not the whole image.
+	if need, decodeOnly, _ = costOf(t, plain); decodeOnly > 2<<20 || need > 160<<20 {
+		t.Errorf("8900×8900 16-bit PNG: %d bytes to decode, %d in all", decodeOnly, need)
 	}
-	return -1
 }
 
 // decoderSlack is what the decoders allocate whatever the image size
@@ -325,7 +319,7 @@ func TestIngestAllocatesWithinCost(t *testing.T) {
 func TestIngestRefusesImageOverWholeBudgetBeforeDecoding(t *testing.T) {
 	st, root := newTestStore(t)
 	b := NewBudget(DefaultMaxDecodeMemory)
-	src := hugePNG16(t)
+	_, src := hugePNG16(t)
 	var err error
 	got := allocated(func() {
 		_, err = Ingest(context.Background(), st, bytes.NewReader(src), 50<<20, Limits{Memory: b})
@@ -334,7 +328,7 @@ func TestIngestRefusesImageOverWholeBudgetBeforeDecoding(t *testing.T) {
 	if !errors.As(err, &me) || !errors.Is(err, ErrTooMuchMemory) {
 		t.Fatalf("err = %v, want a MemoryError", err)
 	}
-	if me.Width != 8900 || me.Height != 8900 || me.Format != "16-bit colour PNG" || me.Need < 8900*8900*8 || me.Budget != DefaultMaxDecodeMemory {
+	if me.Width != 8900 || me.Height != 8900 || me.Format != "16-bit colour PNG" || me.Need < 2*8900*8900*8 || me.Budget != DefaultMaxDecodeMemory {
 		t.Errorf("error says %+v", me)
 	}
 	if got > 16<<20 {
@@ -564,4 +558,186 @@ func TestShrinkMatchesDirectScaling(t *testing.T) {
 			t.Errorf("at %v: direct %v, shrunk %v", p, d, s)
 		}
 	}
+}
+
+// TestIngestHugePNGWithinBudget is the report's image: decoded whole it
+// takes 604 MiB, more than the default budget; shrunk while it is decoded
+// it is accepted, and the ingest allocates a fraction of that.
+func TestIngestHugePNGWithinBudget(t *testing.T) {
+	st, _ := newTestStore(t)
+	src, _ := hugePNG16(t)
+	need, _, _ := costOf(t, src)
+	b := NewBudget(DefaultMaxDecodeMemory)
+	var (
+		p   *Photo
+		err error
+	)
+	got := allocated(func() {
+		p, err = Ingest(context.Background(), st, bytes.NewReader(src), 50<<20, Limits{Memory: b})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("allocated %d MiB, estimated %d MiB", got>>20, need>>20)
+	if got > need || got > 200<<20 {
+		t.Errorf("allocated %d MiB (estimated %d MiB) for an image of 604 MiB", got>>20, need>>20)
+	}
+	if p.Width != 8900 || p.Height != 8900 {
+		t.Errorf("photo is %dx%d", p.Width, p.Height)
+	}
+	large := decodeJPEG(t, readObject(t, st, VariantKey(p.Key, VariantLarge)))
+	if large.Bounds().Size() != image.Pt(1600, 1600) {
+		t.Errorf("large variant is %v", large.Bounds().Size())
+	}
+	// uniformPNG's colour: 0x4060, 0x80A0, 0xC0E0 at 16 bits.
+	assertColour(t, "large variant", large.At(800, 800), color.RGBA{0x40, 0x80, 0xC0, 0xFF})
+	assertBudgetFree(t, b)
+}
+
+// rawPNG writes a PNG of the given rows (unfiltered pixel bytes), filtering
+// row y with filter y%5, so that every filter type is undone by the reader.
+func rawPNG(w, h int, ct, depth byte, rows [][]byte, chunksBeforeIDAT ...[]byte) []byte {
+	var out bytes.Buffer
+	out.Write(pngSignature)
+	chunk := func(typ string, data []byte) {
+		binary.Write(&out, binary.BigEndian, uint32(len(data)))
+		out.WriteString(typ)
+		out.Write(data)
+		binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	chunk("IHDR", append(ihdr, depth, ct, 0, 0, 0))
+	for _, c := range chunksBeforeIDAT {
+		out.Write(c)
+	}
+	bpp := map[byte]int{0: 1, 2: 3, 4: 2, 6: 4}[ct] * int(depth) / 8
+	var idat bytes.Buffer
+	zw := zlib.NewWriter(&idat)
+	prev := make([]byte, len(rows[0]))
+	for y, row := range rows {
+		f := byte(y % 5)
+		line := []byte{f}
+		for i := range row {
+			var left, up, upLeft byte
+			if i >= bpp {
+				left, upLeft = row[i-bpp], prev[i-bpp]
+			}
+			up = prev[i]
+			var pred byte
+			switch f {
+			case 1:
+				pred = left
+			case 2:
+				pred = up
+			case 3:
+				pred = byte((int(left) + int(up)) / 2)
+			case 4:
+				pred = paeth(left, up, upLeft)
+			}
+			line = append(line, row[i]-pred)
+		}
+		zw.Write(line)
+		prev = row
+	}
+	zw.Close()
+	// Two IDAT chunks, to cross a chunk boundary in the image data.
+	d := idat.Bytes()
+	chunk("IDAT", d[:len(d)/2])
+	chunk("IDAT", d[len(d)/2:])
+	chunk("IEND", nil)
+	return out.Bytes()
+}
+
+// TestShrinkPNGMatchesDecoder holds shrinkPNG to image/png followed by
+// shrinkOnWhite, byte for byte, on random pixels of every kind it accepts.
+func TestShrinkPNGMatchesDecoder(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, ct := range []byte{0, 2, 4, 6} {
+		for _, depth := range []byte{8, 16} {
+			for _, size := range []image.Point{{37, 23}, {64, 64}, {5, 41}} {
+				bpp := map[byte]int{0: 1, 2: 3, 4: 2, 6: 4}[ct] * int(depth) / 8
+				rows := make([][]byte, size.Y)
+				for y := range rows {
+					rows[y] = make([]byte, size.X*bpp)
+					for i := range rows[y] {
+						rows[y][i] = byte(rnd.IntN(256))
+						if y%7 == 3 { // some runs too
+							rows[y][i] = byte(i / bpp)
+						}
+					}
+				}
+				b := rawPNG(size.X, size.Y, ct, depth, rows, pngChunk("tEXt", []byte("Comment\x00hello")))
+				ref, err := png.Decode(bytes.NewReader(b))
+				if err != nil {
+					t.Fatalf("ct %d depth %d: image/png: %v", ct, depth, err)
+				}
+				for _, k := range []int{2, 3, 5} {
+					want := shrinkOnWhite(ref, k)
+					got, dims, err := shrinkPNG(bytes.NewReader(b), k)
+					if err != nil {
+						t.Fatalf("ct %d depth %d %v k %d: %v", ct, depth, size, k, err)
+					}
+					if dims != size || got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+						t.Errorf("ct %d depth %d %v k %d: shrunk while decoding differs from decoded then shrunk", ct, depth, size, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestShrinkPNGRefusesWhatDecoderRefuses damages a PNG in every way that
+// matters (truncation anywhere, a changed byte anywhere) and checks that
+// shrinkPNG fails exactly when image/png does.
+func TestShrinkPNGRefusesWhatDecoderRefuses(t *testing.T) {
+	rows := make([][]byte, 20)
+	for y := range rows {
+		rows[y] = bytes.Repeat([]byte{byte(y), 0x80, 0x40, 0xFF}, 30)
+	}
+	good := rawPNG(30, 20, 6, 8, rows, pngChunk("tEXt", []byte("a\x00b")))
+	check := func(what string, b []byte) {
+		_, refErr := png.Decode(bytes.NewReader(b))
+		_, _, err := shrinkPNG(bytes.NewReader(b), 2)
+		if (err == nil) != (refErr == nil) {
+			t.Errorf("%s: shrinkPNG %v, image/png %v", what, err, refErr)
+		}
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v is not ErrCorrupt", what, err)
+		}
+	}
+	check("intact", good)
+	for n := 0; n < len(good); n++ {
+		check(fmt.Sprintf("cut at %d", n), good[:n])
+	}
+	for i := len(pngSignature); i < len(good); i++ {
+		b := append([]byte(nil), good...)
+		b[i] ^= 0x01
+		check(fmt.Sprintf("byte %d changed", i), b)
+	}
+	// Too much pixel data: one row more than the header says.
+	extra := rawPNG(30, 21, 6, 8, append(rows, rows[0]))
+	binary.BigEndian.PutUint32(extra[16:], 20)
+	binary.BigEndian.PutUint32(extra[29:], crc32.ChecksumIEEE(extra[12:29]))
+	check("extra row", extra)
+}
+
+func pixBytes(img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.Gray16:
+		return int64(len(m.Pix))
+	case *image.Paletted:
+		return int64(len(m.Pix))
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.RGBA64:
+		return int64(len(m.Pix))
+	case *image.NRGBA64:
+		return int64(len(m.Pix))
+	}
+	return -1
 }

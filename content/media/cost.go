@@ -19,6 +19,10 @@ func decodeCost(ct string, cfg image.Config, info headerInfo, frame jpegFrame, f
 	switch ct {
 	case typePNG:
 		need, format = pngCost(cfg, info, px)
+		if streamsPNG(cfg, info) {
+			// Two rows and the inflater; the shrunk copy is counted below.
+			need = 2*(8*w+1) + 1<<20
+		}
 	case typeJPEG:
 		need, format = jpegCost(frame, w, h)
 	case typeGIF:
@@ -163,6 +167,13 @@ func webpCost(cfg image.Config, w, h, fileSize int64) (int64, string) {
 func shrunkSize(w, h, lw, lh int) (int, int) {
 	k := shrinkFactor(w, h, lw, lh)
 	return (w + k - 1) / k, (h + k - 1) / k
+}
+
+// streamsPNG tells whether makeVariants shrinks a PNG while decoding it
+// (see shrinkPNG) rather than decoding it whole first.
+func streamsPNG(cfg image.Config, info headerInfo) bool {
+	lw, lh := fit(cfg.Width, cfg.Height, largeBox)
+	return info.pngStreamable && shrinkFactor(cfg.Width, cfg.Height, lw, lh) > 1
 }
 
 func shrinkFactor(w, h, lw, lh int) int {

@@ -273,24 +273,38 @@ func (in *ingestion) makeVariants(ct string, cfg image.Config, size int64, lim L
 	if err := rewind(); err != nil {
 		return nil, err
 	}
-	img, err := decode(br, ct)
+	// Scale before turning: the boxes are square, so the result is the same,
+	// and only the small image has to be copied pixel by pixel. A large
+	// image is first shrunk by a whole factor; a PNG that allows it is
+	// shrunk while it is decoded, so that it is never held at full size.
+	lw, lh := fit(cfg.Width, cfg.Height, largeBox)
+	k := shrinkFactor(cfg.Width, cfg.Height, lw, lh)
+	streamed := ct == typePNG && streamsPNG(cfg, info)
+	var (
+		img  image.Image
+		dims image.Point // of the decoded image, before any shrink
+	)
+	if streamed {
+		img, dims, err = shrinkPNG(&ctxReader{ctx: in.ctx, r: br}, k)
+	} else if img, err = decode(br, ct); err == nil {
+		dims = img.Bounds().Size()
+	}
 	if err != nil {
 		if cerr := in.ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if screen := image.Rect(0, 0, cfg.Width, cfg.Height); img.Bounds() != screen {
+	if screen := image.Rect(0, 0, cfg.Width, cfg.Height); dims != screen.Size() || !streamed && img.Bounds() != screen {
 		if ct != typeGIF || !img.Bounds().In(screen) {
 			return nil, corrupt("decoded bounds %v differ from header %dx%d", img.Bounds(), cfg.Width, cfg.Height)
 		}
 		img = flattenOnWhite(img, screen)
 	}
-
-	// Scale before turning: the boxes are square, so the result is the same,
-	// and only the small image has to be copied pixel by pixel.
-	lw, lh := fit(cfg.Width, cfg.Height, largeBox)
-	if k := shrinkFactor(cfg.Width, cfg.Height, lw, lh); k > 1 {
+	if !streamed && k > 1 {
 		img = shrinkOnWhite(img, k)
 	}
 	large := resizeOnWhite(img, lw, lh)

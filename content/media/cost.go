@@ -38,10 +38,9 @@ func decodeCost(ct string, cfg image.Config, info headerInfo, frame jpegFrame, f
 }
 
 // pipelineCost is what makeVariants allocates besides the decoded image:
-// the shrunk copy, the scalers' buffers (x/image/draw keeps a [4]float64
-// per destination column and source row), the variant canvases and their
-// upright copies, plus a fixed allowance for the header data, read and
-// encode buffers and the scalers' weights.
+// the shrunk copy, the variant canvases with the resampler's buffers, the
+// upright copies, plus a fixed allowance for the header data, the read and
+// encode buffers.
 func pipelineCost(w, h, orientation int) int64 {
 	const fixed = 8 << 20
 	lw, lh := fit(w, h, largeBox)
@@ -50,13 +49,10 @@ func pipelineCost(w, h, orientation int) int64 {
 	if sw != w || sh != h {
 		n += 4 * int64(sw) * int64(sh)
 	}
-	if lw != sw || lh != sh {
-		n += 32 * int64(lw) * int64(sh)
-	}
-	n += 4 * int64(lw) * int64(lh)
+	n += 4*int64(lw)*int64(lh) + resampleCost(sw, sh, lw, lh)
 	tw, th := fit(lw, lh, thumbBox)
 	if tw != lw || th != lh {
-		n += 32*int64(tw)*int64(lh) + 4*int64(tw)*int64(th)
+		n += 4*int64(tw)*int64(th) + resampleCost(lw, lh, tw, th)
 	}
 	if orientation >= 2 && orientation <= 8 {
 		n += 4*int64(lw)*int64(lh) + 4*int64(tw)*int64(th)

@@ -37,18 +37,12 @@ func fit(w, h, box int) (int, int) {
 // resizeOnWhite scales src to w×h on a white background: JPEG has no alpha,
 // and white is what a transparent photo shows on the site's pages.
 func resizeOnWhite(src image.Image, w, h int) *image.RGBA {
-	dst := whiteCanvas(image.Rect(0, 0, w, h))
-	op := xdraw.Over
-	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
-		// Same result, but takes the scalers' fast paths.
-		op = xdraw.Src
-	}
 	sb := src.Bounds()
-	if sb.Dx() == w && sb.Dy() == h {
-		xdraw.Draw(dst, dst.Bounds(), src, sb.Min, op)
-	} else {
-		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, sb, op, nil)
+	if sb.Dx() != w || sb.Dy() != h {
+		return resample(src, w, h)
 	}
+	dst := whiteCanvas(image.Rect(0, 0, w, h))
+	xdraw.Draw(dst, dst.Bounds(), src, sb.Min, xdraw.Over)
 	return dst
 }
 

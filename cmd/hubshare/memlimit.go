@@ -7,7 +7,7 @@ import (
 
 // heapHeadroom is the memory allowed beyond the decoding budget for
 // everything else the server holds: caches, connections, buffers.
-const heapHeadroom = 256 << 20
+const heapHeadroom = 64 << 20
 
 // limitHeap sets the collector's soft memory limit to the decoding budget
 // plus headroom, unless GOMEMLIMIT already chose one. Decoding frees its

@@ -391,8 +391,14 @@ func TestIngestConcurrentBeyondBudget(t *testing.T) {
 		<-g.holding
 	}
 	for i := 0; i < total-fits; i++ {
-		if err := <-errs; !errors.Is(err, ErrBusy) {
-			t.Errorf("upload beyond the budget: %v, want ErrBusy", err)
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrBusy) {
+				t.Errorf("upload beyond the budget: %v, want ErrBusy", err)
+			}
+		case <-g.holding:
+			close(g.gate)
+			t.Fatalf("%d uploads decoding at once, the budget has room for %d", fits+1, fits)
 		}
 	}
 	close(g.gate)

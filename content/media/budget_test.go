@@ -260,6 +260,21 @@ func TestDecodeCostCoversDecoders(t *testing.T) {
 		t.Logf("no %s: JPEG variants not covered", dir)
 	}
 
+	// x/image's WebP test images: lossy, lossy with alpha, and lossless with
+	// every transform.
+	xdir, _ := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/image").Output()
+	if names, err := filepath.Glob(filepath.Join(strings.TrimSpace(string(xdir)), "testdata", "*.webp")); err == nil && len(names) > 0 {
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[filepath.Base(n)] = b
+		}
+	} else {
+		t.Logf("no x/image test files: WebP variants not covered")
+	}
+
 	seen := map[string]bool{}
 	for name, b := range files {
 		_, decodeOnly, format := costOf(t, b)
@@ -771,4 +786,33 @@ func pixBytes(img image.Image) int64 {
 		return int64(len(m.Pix))
 	}
 	return -1
+}
+
+// TestDecodeCostSeesSegmentsAfterTheScan puts an Adobe segment that makes
+// image/jpeg convert to RGB after the image data, where a header scan would
+// miss it: the estimate counts the RGBA copy all the same.
+func TestDecodeCostSeesSegmentsAfterTheScan(t *testing.T) {
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, quadrantImage(600, 400), nil)
+	plain := buf.Bytes()
+	adobe := jpegSegment(0xEE, []byte("Adobe\x00\x64\x00\x00\x00\x00\x00"))
+	late := append(append(append([]byte(nil), plain[:len(plain)-2]...), adobe...), 0xFF, 0xD9)
+
+	_, base, format := costOf(t, plain)
+	if format != "JPEG" {
+		t.Fatalf("plain: %s", format)
+	}
+	_, withRGB, format := costOf(t, late)
+	if format != "RGB JPEG" || withRGB < base+4*600*400 {
+		t.Errorf("late Adobe segment: %s, %d bytes, plain %d", format, withRGB, base)
+	}
+	var img image.Image
+	var err error
+	got := allocated(func() { img, err = jpeg.Decode(bytes.NewReader(late)) })
+	if _, ok := img.(*image.RGBA); err != nil || !ok {
+		t.Fatalf("image/jpeg gives %T, %v; the test needs the RGB conversion", img, err)
+	}
+	if got > withRGB+decoderSlack {
+		t.Errorf("decoding allocated %d, estimated %d", got, withRGB)
+	}
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bufio"
+	"bytes"
 	"image"
 	"image/color"
 	"io"
@@ -147,11 +148,12 @@ func jpegCost(f jpegFrame, w, h int64) (int64, string) {
 // indexing transform.
 func webpCost(cfg image.Config, w, h, fileSize int64) (int64, string) {
 	mb := ((w + 15) / 16 * 16) * ((h + 15) / 16 * 16)
+	perMB := mb / 16 // filter parameters and state, a few bytes a macroblock
 	switch cfg.ColorModel {
 	case color.YCbCrModel:
-		return mb*3/2 + fileSize, "WebP"
+		return mb*3/2 + perMB + fileSize, "WebP"
 	case color.NYCbCrAModel:
-		return mb*3/2 + w*h + 8*w*h + fileSize, "WebP with alpha"
+		return mb*3/2 + perMB + w*h + 8*w*h + fileSize, "WebP with alpha"
 	}
 	return 8*w*h + fileSize, "lossless WebP"
 }
@@ -188,6 +190,9 @@ func scanJPEGFrame(r *bufio.Reader) (jpegFrame, error) {
 		return f, err
 	}
 	for {
+		if err := skipToFF(r); err != nil {
+			return f, err
+		}
 		m, err := readJPEGMarker(r)
 		if err != nil {
 			return f, err
@@ -216,6 +221,24 @@ func scanJPEGFrame(r *bufio.Reader) (jpegFrame, error) {
 			if _, err := r.Discard(n); err != nil {
 				return f, err
 			}
+		}
+	}
+}
+
+// skipToFF skips entropy-coded data up to the next 0xFF, a buffer at a
+// time rather than a byte at a time.
+func skipToFF(r *bufio.Reader) error {
+	for {
+		buf, err := r.Peek(max(1, r.Buffered()))
+		if len(buf) == 0 {
+			return err
+		}
+		if i := bytes.IndexByte(buf, 0xFF); i >= 0 {
+			_, err := r.Discard(i)
+			return err
+		}
+		if _, err := r.Discard(len(buf)); err != nil {
+			return err
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"hubshare/app"
@@ -43,9 +44,13 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 		// 422 like too many pixels: the file is small and well formed, its
 		// pixel size and depth break the server's rule, and retrying or a
 		// smaller upload limit would not help.
+		hint := "fewer pixels"
+		if strings.HasPrefix(me.Format, "16-bit") {
+			hint += " or 8 bits per channel"
+		}
 		return nil, app.Wrap(err, app.EInvalid, fmt.Sprintf(
-			"The image is too big to process: %d×%d pixels as a %s need about %d MiB of memory, more than this server's limit of %d MiB. Save it with fewer pixels or 8 bits per channel.",
-			me.Width, me.Height, me.Format, (me.Need+1<<20-1)>>20, me.Budget>>20))
+			"The image is too big to process: %d×%d pixels as a %s need about %d MiB of memory, more than this server's limit of %d MiB. Save it with %s.",
+			me.Width, me.Height, me.Format, (me.Need+1<<20-1)>>20, me.Budget>>20, hint))
 	case errors.Is(err, media.ErrBusy):
 		return nil, &app.Error{Code: app.EUnavailable, RetryAfter: BusyRetryAfter, Err: err,
 			Message: "The server is busy processing other photos. Please try again in a few seconds."}

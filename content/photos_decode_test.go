@@ -35,7 +35,7 @@ func TestIngestPhotoDecodingMemoryErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != app.EInvalid || !errors.Is(err, media.ErrTooMuchMemory) {
 		t.Fatalf("image over the budget: %v", err)
 	}
-	for _, want := range []string{"1000×800 pixels", "16-bit colour PNG", "limit of 4 MiB"} {
+	for _, want := range []string{"1000×800 pixels", "16-bit colour PNG", "limit of 4 MiB", "8 bits per channel"} {
 		if !strings.Contains(ae.Message, want) {
 			t.Errorf("message %q does not say %q", ae.Message, want)
 		}

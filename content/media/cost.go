@@ -160,8 +160,8 @@ func webpCost(cfg image.Config, w, h, fileSize int64) (int64, string) {
 
 // shrunkSize is the size of the box-filtered copy that the large variant is
 // scaled from: the source divided by the largest whole factor that keeps it
-// at least lw×lh, so that the scaler, whose buffer grows with the source
-// height, works on at most twice the variant's size.
+// at least lw×lh, so that the Catmull-Rom filter works on at most twice the
+// variant's size.
 func shrunkSize(w, h, lw, lh int) (int, int) {
 	k := shrinkFactor(w, h, lw, lh)
 	return (w + k - 1) / k, (h + k - 1) / k

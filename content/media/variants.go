@@ -48,9 +48,10 @@ func resizeOnWhite(src image.Image, w, h int) *image.RGBA {
 
 // shrinkOnWhite divides src by k on a white background, averaging each k×k
 // block (the blocks along the right and bottom edges may be smaller). It is
-// the cheap first step of a large reduction: scaling the shrunk copy costs
-// the scaler a buffer k times smaller, and a box average is as good an
-// anti-aliasing filter as any at whole factors.
+// the cheap first step of a large reduction, after which the Catmull-Rom
+// filter needs k times fewer taps a pixel; a box average is as good an
+// anti-aliasing filter as any at whole factors. shrinkPNG does the same
+// while decoding.
 func shrinkOnWhite(src image.Image, k int) *image.RGBA {
 	sb := src.Bounds()
 	w, h := sb.Dx(), sb.Dy()

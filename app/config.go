@@ -24,6 +24,9 @@ type Config struct {
 	TrustedProxies []string
 	SecretKeyFile  string
 	MaxUpload      int64
+	// MaxDecodeMemory is the memory, in bytes, that decoding uploaded
+	// images may take at once, shared by concurrent uploads.
+	MaxDecodeMemory int64
 	// NoMigrate stops serve from applying pending migrations; it then
 	// refuses to start on a stale schema.
 	NoMigrate bool
@@ -38,6 +41,9 @@ const (
 	DefaultListen    = "127.0.0.1:8080"
 	DefaultDataDir   = "./data"
 	DefaultMaxUpload = 50 << 20
+	// DefaultMaxDecodeMemory fits a box with 1 GiB of memory: one
+	// 80-megapixel JPEG, or several phone photos, decoded at once.
+	DefaultMaxDecodeMemory = 512 << 20
 	// DefaultAccessLogRetention keeps a year of guest access history.
 	DefaultAccessLogRetention = 365 * 24 * time.Hour
 )
@@ -53,6 +59,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose forwarding headers are trusted (HUBSHARE_TRUSTED_PROXIES)")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "server key file (HUBSHARE_SECRET_KEY_FILE, default secret.key in the data directory)")
 	fs.StringVar(&f.maxUpload, "max-upload", "", "largest accepted upload, e.g. 50MiB (HUBSHARE_MAX_UPLOAD, default 50MiB)")
+	fs.StringVar(&f.maxDecodeMemory, "max-decode-memory", "", "memory that decoding uploaded images may take at once, e.g. 512MiB (HUBSHARE_MAX_DECODE_MEMORY, default 512MiB)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
@@ -65,6 +72,7 @@ type ConfigFlags struct {
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel, retention         string
+	maxDecodeMemory                                       string
 	noMigrate                                             bool
 }
 
@@ -135,6 +143,14 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 			return fmt.Errorf("max upload %q is not a size such as 50MiB", s)
 		}
 		c.MaxUpload = n
+	}
+	c.MaxDecodeMemory = DefaultMaxDecodeMemory
+	if s := pick("max-decode-memory", f.maxDecodeMemory, "HUBSHARE_MAX_DECODE_MEMORY", ""); s != "" {
+		n, err := parseSize(s)
+		if err != nil || n < 16<<20 {
+			return fmt.Errorf("max decode memory %q is not a size of at least 16MiB, such as 512MiB", s)
+		}
+		c.MaxDecodeMemory = n
 	}
 	return nil
 }

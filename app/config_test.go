@@ -62,3 +62,22 @@ func TestConfigRefusesNonsense(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigMaxDecodeMemory(t *testing.T) {
+	cfg, err := parse(t, nil, nil)
+	if err != nil || cfg.MaxDecodeMemory != 512<<20 {
+		t.Fatalf("default %d, %v", cfg.MaxDecodeMemory, err)
+	}
+	env := map[string]string{"HUBSHARE_MAX_DECODE_MEMORY": "2GiB"}
+	if cfg, err = parse(t, nil, env); err != nil || cfg.MaxDecodeMemory != 2<<30 {
+		t.Errorf("environment: %d, %v", cfg.MaxDecodeMemory, err)
+	}
+	if cfg, err = parse(t, []string{"--max-decode-memory", "256MiB"}, env); err != nil || cfg.MaxDecodeMemory != 256<<20 {
+		t.Errorf("flag: %d, %v", cfg.MaxDecodeMemory, err)
+	}
+	for _, v := range []string{"lots", "0", "1MiB", "-5"} {
+		if _, err := parse(t, []string{"--max-decode-memory", v}, nil); err == nil {
+			t.Errorf("--max-decode-memory %q accepted", v)
+		}
+	}
+}

@@ -66,6 +66,9 @@ type Service struct {
 	// content is refused while it is nearly full, so that deletions still
 	// have room. See media.Reserve.
 	Space *media.Reserve
+	// Limits bounds the images accepted and the decoding memory they share;
+	// the zero value takes the media package's defaults.
+	Limits media.Limits
 
 	guestView *database.Prepared
 }

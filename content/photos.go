@@ -33,7 +33,8 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 	if err := s.admit(); err != nil {
 		return nil, err
 	}
-	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, media.Limits{})
+	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, s.Limits)
+	var me *media.MemoryError
 	switch {
 	case err == nil:
 		return p, nil
@@ -50,9 +51,27 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 	case errors.Is(err, media.ErrTooManyPixels):
 		return nil, app.Errorf(app.EInvalid, "The image has too many pixels (at most %d megapixels, %d pixels a side).",
 			media.DefaultMaxPixels/1_000_000, media.DefaultMaxSide)
+	case errors.As(err, &me):
+		// 422 like too many pixels: the file is small and well formed, its
+		// pixel size and depth break the server's rule, and retrying or a
+		// smaller upload limit would not help.
+		hint := "fewer pixels"
+		if strings.HasPrefix(me.Format, "16-bit") {
+			hint += " or 8 bits per channel"
+		}
+		return nil, app.Wrap(err, app.EInvalid, fmt.Sprintf(
+			"The image is too big to process: %d×%d pixels as a %s need about %d MiB of memory, more than this server's limit of %d MiB. Save it with %s.",
+			me.Width, me.Height, me.Format, (me.Need+1<<20-1)>>20, me.Budget>>20, hint))
+	case errors.Is(err, media.ErrBusy):
+		return nil, &app.Error{Code: app.EUnavailable, RetryAfter: BusyRetryAfter, Err: err,
+			Message: "The server is busy processing other photos. Please try again in a few seconds."}
 	}
 	return nil, err
 }
+
+// BusyRetryAfter is the Retry-After of an upload refused because other
+// uploads hold the decoding memory: about the time a large photo takes.
+const BusyRetryAfter = 5 * time.Second
 
 // DiscardPhoto removes the files of a photo that did not become an item.
 func (s *Service) DiscardPhoto(ctx context.Context, p *media.Photo) error {

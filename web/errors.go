@@ -85,6 +85,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// the reserve keeps; the message says what is wrong.
 		s.Content.Space.Release()
 		s.Logger.Error("out of storage space", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
+	case code == app.EUnavailable:
+		// A busy server says so, and the message tells the client to retry.
+		s.Logger.Warn("busy", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
 	case status >= 500:
 		s.Logger.Error("internal error", "err", err, "request_id", requestID(c), "method", c.Method(), "path", c.Path())
 		msg = app.ErrorMessage(nil)

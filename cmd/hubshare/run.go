@@ -173,6 +173,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if !cs.Space.Held() {
 		log.Warn("the data directory is nearly full: new content is refused until space is freed", "data_dir", cfg.DataDir)
 	}
+	cs.Limits.Memory = media.NewBudget(cfg.MaxDecodeMemory)
+	limitHeap(cfg.MaxDecodeMemory)
 	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
 	if err != nil {
 		return err

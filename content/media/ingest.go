@@ -66,10 +66,13 @@ type Photo struct {
 //
 // On any error nothing is left in the store for this photo.
 //
-// Decoding takes memory in proportion to the pixel count, which lim bounds:
-// at the default 80 megapixels, from a few hundred megabytes to about a
-// gigabyte for a progressive JPEG. Callers should bound how many uploads are
-// ingested at once.
+// Decoding memory is budgeted in bytes: before any pixel is decoded, the
+// image's peak need is estimated from its header (pixels times the bytes a
+// pixel takes in the decoded Go type, plus the variant pipeline's working
+// images) and taken from lim.Memory, shared with the other uploads, until
+// the variants are written. An image that needs more than the whole budget
+// is refused with a *MemoryError (ErrTooMuchMemory); one that cannot get its
+// share within lim.MemoryWait with ErrBusy.
 func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limits) (_ *Photo, err error) {
 	if maxBytes <= 0 {
 		return nil, errors.New("media: maxBytes must be positive")
@@ -92,7 +95,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limi
 	if err != nil {
 		return nil, err
 	}
-	p, err := in.makeVariants(ct, cfg)
+	p, err := in.makeVariants(ct, cfg, size, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +229,7 @@ func decode(r io.Reader, ct string) (image.Image, error) {
 
 // makeVariants reads the stored original back and writes the clean, large
 // and thumb variants from it.
-func (in *ingestion) makeVariants(ct string, cfg image.Config) (*Photo, error) {
+func (in *ingestion) makeVariants(ct string, cfg image.Config, size int64, lim Limits) (*Photo, error) {
 	obj, err := in.st.Open(in.ctx, VariantKey(in.base, VariantOriginal))
 	if err != nil {
 		return nil, err
@@ -244,26 +247,66 @@ func (in *ingestion) makeVariants(ct string, cfg image.Config) (*Photo, error) {
 		br.Reset(obj)
 		return err
 	}
+	var frame jpegFrame
+	if ct == typeJPEG {
+		if err := rewind(); err != nil {
+			return nil, err
+		}
+		// Lenient like scanHeader: whatever the walk found before damage
+		// is used, and jpegCost assumes the worst without a frame header.
+		if frame, err = scanJPEGFrame(br); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+	}
+	need, format := decodeCost(ct, cfg, info, frame, size, meta.Orientation)
+	release, err := lim.Memory.Acquire(in.ctx, need, lim.MemoryWait)
+	if err != nil {
+		if errors.Is(err, ErrTooMuchMemory) {
+			return nil, &MemoryError{Width: cfg.Width, Height: cfg.Height, Format: format, Need: need, Budget: lim.Memory.Size()}
+		}
+		return nil, err
+	}
+	// Given back on every return, and on a panic too, once the full-size
+	// and variant pixels are no longer referenced.
+	defer release()
+
 	if err := rewind(); err != nil {
 		return nil, err
 	}
-	img, err := decode(br, ct)
+	// Scale before turning: the boxes are square, so the result is the same,
+	// and only the small image has to be copied pixel by pixel. A large
+	// image is first shrunk by a whole factor; a PNG that allows it is
+	// shrunk while it is decoded, so that it is never held at full size.
+	lw, lh := fit(cfg.Width, cfg.Height, largeBox)
+	k := shrinkFactor(cfg.Width, cfg.Height, lw, lh)
+	streamed := ct == typePNG && streamsPNG(cfg, info)
+	var (
+		img  image.Image
+		dims image.Point // of the decoded image, before any shrink
+	)
+	if streamed {
+		img, dims, err = shrinkPNG(&ctxReader{ctx: in.ctx, r: br}, k)
+	} else if img, err = decode(br, ct); err == nil {
+		dims = img.Bounds().Size()
+	}
 	if err != nil {
 		if cerr := in.ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if screen := image.Rect(0, 0, cfg.Width, cfg.Height); img.Bounds() != screen {
+	if screen := image.Rect(0, 0, cfg.Width, cfg.Height); dims != screen.Size() || !streamed && img.Bounds() != screen {
 		if ct != typeGIF || !img.Bounds().In(screen) {
 			return nil, corrupt("decoded bounds %v differ from header %dx%d", img.Bounds(), cfg.Width, cfg.Height)
 		}
 		img = flattenOnWhite(img, screen)
 	}
-
-	// Scale before turning: the boxes are square, so the result is the same,
-	// and only the small image has to be copied pixel by pixel.
-	lw, lh := fit(cfg.Width, cfg.Height, largeBox)
+	if !streamed && k > 1 {
+		img = shrinkOnWhite(img, k)
+	}
 	large := resizeOnWhite(img, lw, lh)
 	img = nil // let the full-size pixels go before encoding
 	thumb := large

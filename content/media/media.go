@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	// The decoders register themselves with package image so that callers
 	// elsewhere in the service can use image.Decode on what is stored here.
@@ -55,6 +56,12 @@ type Limits struct {
 	// MaxSide caps the longer side, so that a 1-pixel-high strip of
 	// MaxPixels width is refused too.
 	MaxSide int
+	// Memory is the decoding memory shared with other uploads; nil shares
+	// one budget of DefaultMaxDecodeMemory among all such Limits.
+	Memory *Budget
+	// MemoryWait is how long an image waits for Memory before ErrBusy;
+	// zero takes DefaultMemoryWait, a negative value does not wait.
+	MemoryWait time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -63,6 +70,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxSide <= 0 {
 		l.MaxSide = DefaultMaxSide
+	}
+	if l.Memory == nil {
+		l.Memory = sharedDefaultBudget()
+	}
+	if l.MemoryWait == 0 {
+		l.MemoryWait = DefaultMemoryWait
 	}
 	return l
 }

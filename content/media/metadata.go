@@ -47,6 +47,9 @@ const (
 type headerInfo struct {
 	exif []byte
 	icc  []byte
+	// pngInterlaced and pngStreamable tell how much memory decoding takes;
+	// see decodeCost and shrinkPNG.
+	pngInterlaced, pngStreamable bool
 }
 
 // ReadMetadata reads the EXIF metadata of a JPEG, PNG or WebP image. The
@@ -209,6 +212,16 @@ func scanPNG(r *bufio.Reader, info *headerInfo) error {
 		switch {
 		case typ == "IEND":
 			return nil
+		case typ == "IHDR" && n == 13:
+			var ihdr [13 + 4]byte
+			if _, err := io.ReadFull(r, ihdr[:]); err != nil {
+				return err
+			}
+			info.pngInterlaced = ihdr[12] != 0
+			info.pngStreamable = pngStreamable(ihdr[8], ihdr[9], ihdr[12])
+			continue
+		case typ == "PLTE" || typ == "tRNS":
+			info.pngStreamable = false
 		case wanted && n <= readLimit(typ):
 			payload := make([]byte, n)
 			if _, err := io.ReadFull(r, payload); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 
 	"hubshare/app"
@@ -22,22 +23,51 @@ type PhotoUpload struct {
 // variants. Nothing is written to the database yet: SavePhoto does that once
 // the title and album (which may follow the file in a form) are known, and
 // DiscardPhoto removes the files if it cannot.
+//
+// The size check wins: a file refused for what it holds is still measured
+// (read and dropped up to the limit), so that a file over the limit is
+// refused as too large whatever it is, with the same answer on every route.
+// The refusals wrap the media errors (errors.Is(err, media.ErrCorrupt)).
 func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo, error) {
-	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, media.Limits{})
+	cr := &countingReader{r: body}
+	p, err := media.Ingest(ctx, s.Media, cr, s.MaxUpload, media.Limits{})
+	if err != nil && (errors.Is(err, media.ErrUnsupported) || errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrTooManyPixels)) {
+		io.CopyN(io.Discard, cr, s.MaxUpload+1-cr.n)
+		if cr.n > s.MaxUpload {
+			err = media.ErrTooLarge
+		}
+	}
 	switch {
 	case err == nil:
 		return p, nil
 	case errors.Is(err, media.ErrTooLarge):
-		return nil, app.Errorf(app.ETooLarge, "The photo is larger than the limit of %d MiB.", s.MaxUpload>>20)
+		return nil, s.TooLarge()
 	case errors.Is(err, media.ErrUnsupported):
-		return nil, app.Errorf(app.EUnsupported, "The file is not a JPEG, PNG, GIF or WebP image.")
+		return nil, app.Wrap(media.ErrUnsupported, app.EUnsupported, "The file is not a JPEG, PNG, GIF or WebP image.")
 	case errors.Is(err, media.ErrCorrupt):
-		return nil, app.Errorf(app.EUnsupported, "The image is damaged or in a form that cannot be read.")
+		return nil, app.Wrap(media.ErrCorrupt, app.EUnsupported, "The image is damaged or in a form that cannot be read.")
 	case errors.Is(err, media.ErrTooManyPixels):
-		return nil, app.Errorf(app.EInvalid, "The image has too many pixels (at most %d megapixels, %d pixels a side).",
-			media.DefaultMaxPixels/1_000_000, media.DefaultMaxSide)
+		return nil, app.Wrap(media.ErrTooManyPixels, app.EInvalid, fmt.Sprintf("The image has too many pixels (at most %d megapixels, %d pixels a side).",
+			media.DefaultMaxPixels/1_000_000, media.DefaultMaxSide))
 	}
 	return nil, err
+}
+
+// TooLarge is the answer to a photo over the size limit, wherever it is noticed.
+func (s *Service) TooLarge() error {
+	return app.Wrap(media.ErrTooLarge, app.ETooLarge, fmt.Sprintf("The photo is larger than the limit of %d MiB.", s.MaxUpload>>20))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // DiscardPhoto removes the files of a photo that did not become an item.

@@ -140,7 +140,7 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 				// sending, so that it is reading when the 413 (or the 403 of
 				// an expired form) arrives rather than having its connection
 				// reset mid-upload.
-				io.CopyN(io.Discard, body, s.Config.MaxUpload)
+				io.CopyN(io.Discard, stream, s.Config.MaxUpload)
 			}
 		}
 	}()
@@ -193,7 +193,9 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 				}
 				return up, errCutOff(pr.err)
 			}
-			if err != nil && fileRefusal(err) {
+			if err != nil && fileRefusal(err) && maxFiles > 1 {
+				// The other files of a form go on; a refused file is named
+				// with its reason.
 				up.refused = append(up.refused, refusedFile{Name: strings.Clone(part.FileName()), Err: err})
 				continue
 			}
@@ -369,9 +371,6 @@ func (s *Server) apiUploadPhoto(c *fiber.Ctx) error {
 	up, err := s.readUpload(c, 1)
 	if err != nil {
 		return err
-	}
-	if len(up.refused) > 0 {
-		return up.refused[0].Err
 	}
 	items, err := s.save(c, apiMember(c).ID, up)
 	if err != nil {

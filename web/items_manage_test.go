@@ -111,6 +111,13 @@ func TestOwnerMovesPhotosAndSetsTheCover(t *testing.T) {
 			t.Fatalf("a refused cover changed it: %v", it.CoverID)
 		}
 
+		// From the photo's own page.
+		firstPage := fmt.Sprintf("/items/%d", first.ID)
+		pagesContains(t, "photo in an album", pagesOK(t, cl, firstPage), fmt.Sprintf(`action="/items/%d/cover"`, album.ID), "Use as album cover")
+		pagesLacks(t, "the cover's page", pagesOK(t, cl, page), "Use as album cover")
+		pagesSaved(t, cl, firstPage, albumPage+"/cover", url.Values{"cover_id": {fmt.Sprint(first.ID)}}, albumPage+"?done=saved")
+		pagesSaved(t, cl, page, albumPage+"/cover", url.Values{"cover_id": {fmt.Sprint(photo.ID)}}, albumPage+"?done=saved")
+
 		// Out of the album: no longer its cover either.
 		pagesSaved(t, cl, page, page+"/album", url.Values{"album_id": {""}}, page+"?done=saved")
 		if it := imItem(t, e, alice.ID, photo.ID); it.AlbumID != nil {

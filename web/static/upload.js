@@ -90,6 +90,7 @@
       }
       li.classList.add('is-refused');
       var msg = body && body.error && body.error.message;
+      if (!msg && xhr.status === 403) msg = 'this page has expired: reload it and try again.';
       result.textContent = 'Not saved: ' + (msg || ('the server answered ' + xhr.status + '.'));
       done(false);
     };

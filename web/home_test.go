@@ -244,3 +244,30 @@ func TestHomeShowsAlbumCovers(t *testing.T) {
 		pagesContains(t, "album tile with a cover", tile(pagesOK(t, cl, "/"), album.ID), fmt.Sprintf(`src="/media/%d/thumb"`, second.ID))
 	})
 }
+
+// Refused files do not end a form's upload, so a body without a length is
+// bounded as a whole: past the limit of the upload it is refused with 413
+// and nothing is kept.
+func TestUploadFormBoundsTheWholeBody(t *testing.T) {
+	e := newEnv(t, "sqlite", func(c *app.Config) { c.MaxUpload = 64 << 10 })
+	e.member("alice")
+	cl := e.client()
+	cl.login("alice")
+	parts := []formPart{{"_csrf", "", []byte(cl.csrf("/"))}, {"file", "IMG_1.jpg", testJPEG(t, 20, 20)}}
+	big := []byte(strings.Repeat("x", 100<<10))
+	for i := range 45 { // 45 × 100 KiB, over 50 × 64 KiB + 1 MiB
+		parts = append(parts, formPart{"file", fmt.Sprintf("notes-%d.txt", i), big})
+	}
+	body, ct := orderedMultipart(t, parts...)
+	req := uploadRequest("/upload", body, ct)
+	req.ContentLength = -1
+	req.TransferEncoding = []string{"chunked"}
+	resp := cl.do(req)
+	got := readBody(t, resp)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got, "The upload is larger than the limit") {
+		t.Fatalf("an endless form upload: %d\n%s", resp.StatusCode, gtShort(got))
+	}
+	if n := e.countItems(); n != 0 || len(e.mediaFiles()) != 0 {
+		t.Fatalf("an upload over the limit left %d items and files %v", n, e.mediaFiles())
+	}
+}

@@ -76,6 +76,10 @@ func TestBrowserOwnerManagesItems(t *testing.T) {
 	}
 	post, _ := e.cs.CreatePost(bg, olivia.ID, "Packing list", "Sun cream, hats.")
 	post2, _ := e.cs.CreatePost(bg, olivia.ID, "Old draft", "To delete.")
+	// A long name without spaces, in the grid and in every album picker.
+	if _, err := e.cs.CreateAlbum(bg, olivia.ID, strings.Repeat("Longnamewithoutanyspaces", 4)+"1234"); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	text := filepath.Join(dir, "IMG_1.txt")
 	os.WriteFile(text, []byte("these are notes, not a picture\n"), 0o644)

@@ -29,11 +29,25 @@ type PhotoUpload struct {
 // variants. Nothing is written to the database yet: SavePhoto does that once
 // the title and album (which may follow the file in a form) are known, and
 // DiscardPhoto removes the files if it cannot.
+//
+// The size check wins: a file refused for what it holds is still measured
+// (read and dropped up to the limit), so that a file over the limit is
+// refused as too large whatever it is, with the same answer on every route.
+// The refusals wrap the media errors (errors.Is(err, media.ErrCorrupt)).
 func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo, error) {
 	if err := s.admit(); err != nil {
 		return nil, err
 	}
-	p, err := media.Ingest(ctx, s.Media, body, s.MaxUpload, s.Limits)
+	cr := &countingReader{r: body}
+	p, err := media.Ingest(ctx, s.Media, cr, s.MaxUpload, s.Limits)
+	if err != nil && (errors.Is(err, media.ErrUnsupported) || errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrTooManyPixels)) {
+		// Too large wins: a file refused for its content is still measured
+		// up to the limit, so both upload routes give the same answer.
+		io.CopyN(io.Discard, cr, s.MaxUpload+1-cr.n)
+		if cr.n > s.MaxUpload {
+			err = media.ErrTooLarge
+		}
+	}
 	var me *media.MemoryError
 	switch {
 	case err == nil:
@@ -43,14 +57,14 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 		s.Space.Release()
 		return nil, app.Wrap(err, app.ENoSpace, app.NoSpaceMessage)
 	case errors.Is(err, media.ErrTooLarge):
-		return nil, app.Errorf(app.ETooLarge, "The photo is larger than the limit of %d MiB.", s.MaxUpload>>20)
+		return nil, s.TooLarge()
 	case errors.Is(err, media.ErrUnsupported):
-		return nil, app.Errorf(app.EUnsupported, "The file is not a JPEG, PNG, GIF or WebP image.")
+		return nil, app.Wrap(media.ErrUnsupported, app.EUnsupported, "The file is not a JPEG, PNG, GIF or WebP image.")
 	case errors.Is(err, media.ErrCorrupt):
-		return nil, app.Errorf(app.EUnsupported, "The image is damaged or in a form that cannot be read.")
+		return nil, app.Wrap(media.ErrCorrupt, app.EUnsupported, "The image is damaged or in a form that cannot be read.")
 	case errors.Is(err, media.ErrTooManyPixels):
-		return nil, app.Errorf(app.EInvalid, "The image has too many pixels (at most %d megapixels, %d pixels a side).",
-			media.DefaultMaxPixels/1_000_000, media.DefaultMaxSide)
+		return nil, app.Wrap(media.ErrTooManyPixels, app.EInvalid, fmt.Sprintf("The image has too many pixels (at most %d megapixels, %d pixels a side).",
+			media.DefaultMaxPixels/1_000_000, media.DefaultMaxSide))
 	case errors.As(err, &me):
 		// 422 like too many pixels: the file is small and well formed, its
 		// pixel size and depth break the server's rule, and retrying or a
@@ -72,6 +86,23 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 // BusyRetryAfter is the Retry-After of an upload refused because other
 // uploads hold the decoding memory: about the time a large photo takes.
 const BusyRetryAfter = 5 * time.Second
+
+// TooLarge is the answer to a photo over the size limit, wherever it is noticed.
+func (s *Service) TooLarge() error {
+	return app.Wrap(media.ErrTooLarge, app.ETooLarge, fmt.Sprintf("The photo is larger than the limit of %d MiB.", s.MaxUpload>>20))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 // DiscardPhoto removes the files of a photo that did not become an item.
 func (s *Service) DiscardPhoto(ctx context.Context, p *media.Photo) error {

@@ -24,6 +24,9 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 		return err
 	}
 	s.recordView(c, acc, acl.EventView)
+	if acc.Owner {
+		return s.ownerItemPage(c, acc, fiber.StatusOK, fiber.Map{})
+	}
 	data := fiber.Map{"Title": acc.Item.Title, "Item": acc.Item, "Access": acc, "Member": v.Member}
 	if acc.Item.Title == "" {
 		data["Title"] = kindName(acc.Item.Kind)

@@ -75,10 +75,29 @@ func extension(contentType string) string {
 const maxFieldBytes = 8 << 10
 
 // upload is a parsed multipart upload: the photos already ingested (files
-// written, no rows yet) and the other fields.
+// written, no rows yet) with the names of their files, the files refused for
+// what they are (too large, not an image, damaged), and the other fields.
 type upload struct {
-	photos []*media.Photo
-	fields map[string]string
+	photos  []*media.Photo
+	names   []string
+	refused []refusedFile
+	fields  map[string]string
+}
+
+// refusedFile is a file of an upload that was not taken, and why.
+type refusedFile struct {
+	Name string
+	Err  error
+}
+
+// fileRefusal tells an error about one file (its size or its content) from
+// one about the whole request: only the first kind lets the others go on.
+func fileRefusal(err error) bool {
+	switch app.ErrorCode(err) {
+	case app.ETooLarge, app.EUnsupported, app.EInvalid:
+		return true
+	}
+	return false
 }
 
 // readUpload streams a multipart body part by part: each file goes straight
@@ -92,15 +111,26 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 		return nil, app.Errorf(app.EMalformed, "Send the photo as multipart/form-data with a field named file.")
 	}
 	limit := int64(maxFiles)*s.Config.MaxUpload + 1<<20
+	tooLarge := s.Content.TooLarge()
+	if maxFiles > 1 {
+		tooLarge = app.Errorf(app.ETooLarge, "The upload is larger than the limit of %d MiB per photo.", s.Config.MaxUpload>>20)
+	}
 	if n := c.Request().Header.ContentLength(); int64(n) > limit {
-		return nil, app.Errorf(app.ETooLarge, "The upload is larger than the limit of %d MiB per photo.", s.Config.MaxUpload>>20)
+		return nil, tooLarge
 	}
-	var body io.Reader = c.Context().RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(c.Body())
+	var stream io.Reader = c.Context().RequestBodyStream()
+	if stream == nil {
+		stream = bytes.NewReader(c.Body())
 	}
+	// A refused file does not end the upload, so a body without a length
+	// is bounded as a whole as well.
+	total := &bodyLimit{r: stream, left: limit}
+	var body io.Reader = total
 	up = &upload{fields: map[string]string{}}
 	defer func() {
+		if total.exceeded && app.ErrorCode(err) == app.EMalformed {
+			err = tooLarge
+		}
 		if err != nil {
 			for _, p := range up.photos {
 				s.Content.DiscardPhoto(c.UserContext(), p)
@@ -110,7 +140,7 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 				// sending, so that it is reading when the 413, 507 (or the
 				// 403 of an expired form) arrives rather than having its
 				// connection reset mid-upload.
-				io.CopyN(io.Discard, body, s.Config.MaxUpload)
+				io.CopyN(io.Discard, stream, s.Config.MaxUpload)
 			}
 		}
 	}()
@@ -150,7 +180,7 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 			}
 		}
 		if name == "file" && part.FileName() != "" {
-			if len(up.photos) >= maxFiles {
+			if len(up.photos)+len(up.refused) >= maxFiles {
 				return up, app.Errorf(app.EInvalid, "At most %d photos at once.", maxFiles)
 			}
 			pr := &partReader{r: part}
@@ -163,10 +193,17 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 				}
 				return up, errCutOff(pr.err)
 			}
+			if err != nil && fileRefusal(err) && maxFiles > 1 {
+				// The other files of a form go on; a refused file is named
+				// with its reason.
+				up.refused = append(up.refused, refusedFile{Name: strings.Clone(part.FileName()), Err: err})
+				continue
+			}
 			if err != nil {
 				return up, err
 			}
 			up.photos = append(up.photos, p)
+			up.names = append(up.names, strings.Clone(part.FileName()))
 			continue
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
@@ -181,10 +218,30 @@ func (s *Server) readUpload(c *fiber.Ctx, maxFiles int) (up *upload, err error) 
 	if csrfPending != "" {
 		return up, errCSRF
 	}
-	if len(up.photos) == 0 {
+	if len(up.photos) == 0 && len(up.refused) == 0 {
 		return up, app.Errorf(app.EInvalid, "No photo in the upload: add a file in the field named file.")
 	}
 	return up, nil
+}
+
+// bodyLimit fails a body that goes on past the limit of the whole upload.
+type bodyLimit struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+func (b *bodyLimit) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		b.exceeded = true
+		return 0, errors.New("upload over the limit")
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // errCutOff is the answer to a multipart body that ends, or breaks, before
@@ -261,7 +318,27 @@ func albumField(v string) (*int64, error) {
 	return &id, nil
 }
 
+// defaultTitle is the title of a photo uploaded without one: the name of
+// its file without the extension ("IMG_2041"), as the owner knows it.
+func defaultTitle(filename string) string {
+	name := strings.TrimSpace(filename)
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		name = name[:i]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(strings.TrimSpace(name)); len(r) > content.MaxTitle {
+		name = string(r[:content.MaxTitle])
+	}
+	return strings.TrimSpace(name)
+}
+
 // save records the uploaded photos as items; photos not saved are removed.
+// A photo without a title is named after its file.
 func (s *Server) save(c *fiber.Ctx, owner int64, up *upload) ([]*content.Item, error) {
 	album, err := albumField(up.fields["album_id"])
 	var items []*content.Item
@@ -270,8 +347,12 @@ func (s *Server) save(c *fiber.Ctx, owner int64, up *upload) ([]*content.Item, e
 			s.Content.DiscardPhoto(c.UserContext(), p)
 			continue
 		}
+		title := up.fields["title"]
+		if strings.TrimSpace(title) == "" {
+			title = defaultTitle(up.names[i])
+		}
 		var it *content.Item
-		it, err = s.Content.SavePhoto(c.UserContext(), owner, p, up.fields["title"], album)
+		it, err = s.Content.SavePhoto(c.UserContext(), owner, p, title, album)
 		if err != nil {
 			for _, rest := range up.photos[i+1:] {
 				s.Content.DiscardPhoto(c.UserContext(), rest)
@@ -285,24 +366,6 @@ func (s *Server) save(c *fiber.Ctx, owner int64, up *upload) ([]*content.Item, e
 
 // maxFilesPerUpload bounds the photos of one web upload.
 const maxFilesPerUpload = 50
-
-func (s *Server) uploadForm(c *fiber.Ctx) error {
-	up, err := s.readUpload(c, maxFilesPerUpload)
-	if err != nil {
-		return err
-	}
-	items, err := s.save(c, member(c).ID, up)
-	if err != nil {
-		return err
-	}
-	if len(items) == 1 {
-		return c.Redirect("/items/"+strconv.FormatInt(items[0].ID, 10)+"/share", fiber.StatusSeeOther)
-	}
-	if items[0].AlbumID != nil {
-		return c.Redirect("/items/"+strconv.FormatInt(*items[0].AlbumID, 10), fiber.StatusSeeOther)
-	}
-	return c.Redirect("/?done=saved", fiber.StatusSeeOther)
-}
 
 func (s *Server) apiUploadPhoto(c *fiber.Ctx) error {
 	up, err := s.readUpload(c, 1)

@@ -37,6 +37,11 @@ func (s *Server) routes() {
 	// The owner pages: session, CSRF on unsafe methods, sign-in required.
 	a.Post("/posts", with(owner, s.createPostForm)...)
 	a.Post("/albums", with(owner, s.createAlbumForm)...)
+	a.Post("/items/:id/edit", with(owner, s.editItemForm)...)
+	a.Post("/items/:id/album", with(owner, s.moveItemForm)...)
+	a.Post("/items/:id/cover", with(owner, s.coverForm)...)
+	a.Get("/items/:id/delete", with(owner, s.deleteConfirmPage)...)
+	a.Post("/items/:id/delete", with(owner, s.deleteItemForm)...)
 
 	a.Get("/items/:id/share", with(owner, s.sharePage)...)
 	a.Post("/items/:id/share/public", with(owner, s.setPublicForm)...)

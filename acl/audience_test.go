@@ -42,7 +42,7 @@ func TestWhoCanOpenFollowsTheDecision(t *testing.T) {
 		}
 		type row struct {
 			name, status, group string
-			album, public      bool
+			album, public       bool
 		}
 		var rows []row
 		for _, o := range got {

@@ -165,7 +165,7 @@ func TestNewLinkAfterRedirectOnlyForTheOwnersFreshToken(t *testing.T) {
 		cl.login("alice")
 		for _, q := range []string{
 			fmt.Sprintf("?new=%d", bobs.ID), fmt.Sprintf("?link=%d", bobs.ID), // another member's
-			fmt.Sprintf("?new=%d", old.ID),                                   // made an hour ago
+			fmt.Sprintf("?new=%d", old.ID), // made an hour ago
 			fmt.Sprintf("?new=%d", revoked.ID), fmt.Sprintf("?link=%d", revoked.ID),
 			"?new=x", "?new=-1", "?new=99999",
 		} {

@@ -80,6 +80,7 @@ func TestOwnerFormsRedirectAndARefreshRepeatsNothing(t *testing.T) {
 		loc, body = pagesFollow(t, cl, share, share+"/showlink", url.Values{"token": {fmt.Sprint(tok.ID)}}, share+"?link=")
 		pagesContains(t, "copied link", body, link, "Link for “Grandma”")
 		pagesLacks(t, "copied link", body, "New link for")
+		pagesContains(t, "copied link, reloaded", apReload(t, cl, loc), link)
 
 		// The audit's "New guest link": the token page shows it after the redirect.
 		loc, body = pagesFollow(t, cl, "/settings/tokens", "/settings/tokens", url.Values{"name": {"Uncle"}}, "/settings/tokens/")

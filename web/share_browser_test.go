@@ -111,6 +111,8 @@ func TestBrowserLongTokenNames(t *testing.T) {
 	soon := time.Now().Add(72 * time.Hour)
 	tok := pagesToken(t, w.e, w.owner.ID, long, acl.TokenInput{ExpiresAt: &soon})
 	pagesToken(t, w.e, w.owner.ID, "Uncle", acl.TokenInput{})
+	// On no list: offered on the share panel as a one-click chip.
+	pagesToken(t, w.e, w.owner.ID, "Cousin"+long[:94], acl.TokenInput{})
 	if err := w.e.svc.Grant(ctx, w.owner.ID, post.ID, tok.ID, false); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +170,11 @@ func TestBrowserLongTokenNames(t *testing.T) {
 
 			w.open(t, vp, fmt.Sprintf("/items/%d/share", post.ID), `.share-link-form`)
 			w.noSideScroll(t, vp, "share panel")
+			chip := sbEval[float64](t, w.ctx, `Math.max(...Array.from(document.querySelectorAll('.chip')).map(b => b.getBoundingClientRect().right))`)
+			if math.IsInf(chip, 0) || chip > float64(vp.width) {
+				t.Errorf("the long name's chip ends at %.0f px on a %d px screen", chip, vp.width)
+			}
+			screenshot(t, w.ctx, "share-longnames-"+vp.name)
 		})
 	}
 }

@@ -112,6 +112,9 @@ const newLinkWindow = 10 * time.Minute
 
 // Labels.
 
+// The owner pages' template functions join the shared set (server.go) here,
+// before New parses the templates, so that the wording lives beside the
+// views that use it.
 func init() {
 	templateFuncs["label"] = label
 	templateFuncs["when"] = when

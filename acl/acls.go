@@ -3,10 +3,13 @@ package acl
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/database"
 )
 
 // ACL is an item's access-control list as the API shows it.
@@ -155,7 +158,8 @@ func (s *Service) SetPublic(ctx context.Context, owner, item int64, public bool)
 }
 
 // ShareItem is the one-click share: a new token, already in the item's
-// allow list, in one transaction.
+// allow list, in one transaction. Without a name it is called "Link N"
+// (autoTokenName), never the name of another of the owner's tokens.
 func (s *Service) ShareItem(ctx context.Context, owner, item int64, in TokenInput) (*GuestToken, string, error) {
 	var t *GuestToken
 	var secret string
@@ -170,6 +174,49 @@ func (s *Service) ShareItem(ctx context.Context, owner, item int64, in TokenInpu
 		return s.grant(ctx, tx, owner, item, t.ID, false)
 	})
 	return t, secret, err
+}
+
+// autoTokenName is the name of a guest token made without one: "Link N",
+// with N one more than the highest "Link n" among the owner's tokens, so
+// that automatic names never repeat one of theirs. Callers run it in the
+// transaction that inserts the token; on PostgreSQL the owner's principal
+// row is locked so that two links made at once do not take the same number
+// (SQLite write transactions are serialised already).
+func autoTokenName(ctx context.Context, tx bun.IDB, owner int64) (string, error) {
+	if !database.IsSQLite(tx) {
+		if _, err := tx.NewRaw("SELECT id FROM principals WHERE id = ? FOR UPDATE", owner).Exec(ctx); err != nil {
+			return "", translate(err)
+		}
+	}
+	var names []string
+	err := tx.NewRaw("SELECT name FROM guest_tokens WHERE owner_id = ? AND name LIKE ?", owner, autoNamePrefix+"%").Scan(ctx, &names)
+	if err != nil && !isNoRows(err) {
+		return "", translate(err)
+	}
+	return nextAutoName(names), nil
+}
+
+const autoNamePrefix = "Link "
+
+// nextAutoName picks "Link N" after the highest N among names, skipping any
+// name already taken.
+func nextAutoName(names []string) string {
+	taken := make(map[string]bool, len(names))
+	n := 0
+	for _, name := range names {
+		taken[name] = true
+		if rest, ok := strings.CutPrefix(name, autoNamePrefix); ok {
+			if k, err := strconv.Atoi(rest); err == nil && k > n && k < 1<<30 {
+				n = k
+			}
+		}
+	}
+	for {
+		n++
+		if name := autoNamePrefix + strconv.Itoa(n); !taken[name] {
+			return name
+		}
+	}
 }
 
 // principalRow describes one principal for validation and pickers.

@@ -2,6 +2,7 @@ package acl
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -159,6 +160,13 @@ func (s *Service) CreateToken(ctx context.Context, owner int64, in TokenInput) (
 
 func (s *Service) createToken(ctx context.Context, db bun.IDB, owner int64, in TokenInput) (*GuestToken, string, error) {
 	t := &GuestToken{OwnerID: owner, CreatedAt: s.now(), SessionVersion: 1}
+	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
+		name, err := autoTokenName(ctx, db, owner)
+		if err != nil {
+			return nil, "", err
+		}
+		in.Name = &name
+	}
 	if _, err := s.apply(t, in); err != nil {
 		return nil, "", err
 	}

@@ -32,8 +32,33 @@ func (s *Server) apiTokenViews(ts []acl.APIToken) []apiTokenView {
 	return out
 }
 
+// A new API token's secret is shown once, on the page the create redirects
+// to, and stored nowhere in clear: the create puts it, sealed under the
+// server key for this member, in a short-lived cookie; the next GET of the
+// page opens it, shows it and clears the cookie. So the page that shows it
+// comes from a GET (a reload creates nothing), a reload shows it no more,
+// and any instance sharing the key can show it.
+const apiSecretCookieTTL = 2 * time.Minute
+
+func (s *Server) apiSecretCookie() string {
+	if s.cookies.secure {
+		return "__Host-hs_apisecret"
+	}
+	return "hs_apisecret"
+}
+
+func apiSecretPurpose(member int64) string { return "new api token secret for member " + itoa(member) }
+
 func (s *Server) apiTokensPage(c *fiber.Ctx) error {
-	return s.renderAPITokens(c, fiber.StatusOK, fiber.Map{})
+	data := fiber.Map{}
+	name := s.apiSecretCookie()
+	if sealed := c.Cookies(name); sealed != "" {
+		s.clearCookie(c, name)
+		if secret, err := acl.UnsealString(s.Keys.Seal, apiSecretPurpose(member(c).ID), sealed); err == nil {
+			data["NewSecret"] = string(secret)
+		}
+	}
+	return s.renderAPITokens(c, fiber.StatusOK, data)
 }
 
 func (s *Server) renderAPITokens(c *fiber.Ctx, status int, data fiber.Map) error {
@@ -47,13 +72,13 @@ func (s *Server) renderAPITokens(c *fiber.Ctx, status int, data fiber.Map) error
 }
 
 func (s *Server) createAPITokenForm(c *fiber.Ctx) error {
-	exp, err := parseInstant("The expiry", c.FormValue("expires_at"))
+	exp, err := formInstant(c, "expires_at", "The expiry")
 	if err == nil {
 		var secret string
 		_, secret, err = s.ACL.CreateAPIToken(c.UserContext(), member(c).ID, c.FormValue("description"), c.FormValue("scope"), exp)
 		if err == nil {
-			// Shown once, on this response only; it is not stored in clear anywhere.
-			return s.renderAPITokens(c, fiber.StatusCreated, fiber.Map{"NewSecret": secret})
+			s.setCookie(c, s.apiSecretCookie(), acl.SealString(s.Keys.Seal, apiSecretPurpose(member(c).ID), []byte(secret)), apiSecretCookieTTL)
+			return seeOther(c, "/settings/apitokens?done=created")
 		}
 	}
 	if app.ErrorCode(err) == app.EInvalid {
@@ -70,7 +95,7 @@ func (s *Server) revokeAPITokenForm(c *fiber.Ctx) error {
 	if err := s.ACL.RevokeAPIToken(c.UserContext(), member(c).ID, id); err != nil {
 		return err
 	}
-	return c.Redirect("/settings/apitokens?done=revoked", fiber.StatusSeeOther)
+	return seeOther(c, "/settings/apitokens?done=revoked")
 }
 
 func (s *Server) apiListAPITokens(c *fiber.Ctx) error {

@@ -169,7 +169,7 @@ func TestCSRFRefusesForeignOrigin(t *testing.T) {
 
 		req = formRequest(http.MethodPost, "/settings/apitokens", url.Values{"_csrf": {token}, "description": {"own"}})
 		req.Header.Set("Origin", "http://hub.test")
-		wantStatus(t, "POST from the site's own origin", cl.do(req), http.StatusCreated)
+		wantStatus(t, "POST from the site's own origin", cl.do(req), http.StatusSeeOther)
 	})
 }
 
@@ -181,11 +181,14 @@ func TestCSRFValidTokenCreatesAPITokenShownOnce(t *testing.T) {
 		alice := e.member("alice")
 		cl := e.client()
 		cl.login("alice")
+		// Post/redirect/get: the secret is on the page the 303 leads to.
 		resp := cl.postForm("/settings/apitokens", url.Values{"description": {"backup script"}, "scope": {"write"}}, "/settings/apitokens")
 		body := readBody(t, resp)
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create API token: status %d\n%s", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusSeeOther || strings.Contains(body, "hsp_") || strings.Contains(resp.Header.Get("Location"), "hsp_") {
+			t.Fatalf("create API token: status %d, Location %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 		}
+		resp = cl.get(resp.Header.Get("Location"))
+		body = readBody(t, resp)
 		secrets := apiSecretRE.FindAllString(body, -1)
 		if len(secrets) != 1 || !acl.ValidSecret(acl.APITokenPrefix, secrets[0]) {
 			t.Fatalf("the page shows %d secrets (%q), want one valid secret", len(secrets), secrets)

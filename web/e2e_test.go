@@ -292,7 +292,7 @@ func TestBrowserShareJourney(t *testing.T) {
 	}
 	wantRow := func(title string) {
 		for _, r := range rows {
-			if strings.Contains(r, title) && regexp.MustCompile(`\b1\b`).MatchString(strings.ReplaceAll(r, title, "")) && strings.Contains(r, "allow") {
+			if strings.Contains(r, title) && regexp.MustCompile(`\b1\b`).MatchString(strings.ReplaceAll(r, title, "")) && strings.Contains(r, "Allowed") {
 				return
 			}
 		}

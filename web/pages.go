@@ -62,12 +62,124 @@ func formError(err error, render func(status int, msg string) error) error {
 
 func seeOther(c *fiber.Ctx, url string) error { return c.Redirect(url, fiber.StatusSeeOther) }
 
-// inputTime formats an instant for a datetime-local field (UTC).
+// inputTime formats an instant for a datetime-local field (UTC; share.js
+// turns it into the viewer's local time from the field's data-utc).
 func inputTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04")
+}
+
+// formInstant reads a date and time typed in a datetime-local field, which
+// has no zone: share.js puts the viewer's UTC offset for that date (minutes
+// east of UTC) in the form's tz_offset field on submit. Without it (no
+// script) the time is taken as UTC, as the field's label then says. An RFC
+// 3339 instant is taken as it is.
+func formInstant(c *fiber.Ctx, field, what string) (*time.Time, error) {
+	v := strings.TrimSpace(c.FormValue(field))
+	off := strings.TrimSpace(c.FormValue("tz_offset"))
+	if v == "" || off == "" {
+		return parseInstant(what, v)
+	}
+	mins, err := strconv.Atoi(off)
+	if err != nil || mins < -16*60 || mins > 16*60 {
+		return parseInstant(what, v)
+	}
+	zone := time.FixedZone("", mins*60)
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, zone); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return parseInstant(what, v)
+}
+
+// queryID reads an id from the query string; 0 when absent or malformed.
+func queryID(c *fiber.Ctx, name string) int64 {
+	id, err := strconv.ParseInt(c.Query(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}
+
+// newLinkWindow is how long after its creation a guest link is shown again
+// on the page a create redirects to (?new=): long enough for a slow
+// redirect or a reload, short enough that an old bookmark shows nothing.
+const newLinkWindow = 10 * time.Minute
+
+// Labels.
+
+// The owner pages' template functions join the shared set (server.go) here,
+// before New parses the templates, so that the wording lives beside the
+// views that use it.
+func init() {
+	templateFuncs["label"] = label
+	templateFuncs["when"] = when
+}
+
+// label is the one wording of every status and access-log event on the
+// owner pages ({{label .Status}}, {{label .Event .Reason}}): codes are never
+// shown as they are stored. A refusal names its reason ("Refused: revoked").
+func label(code string, detail ...string) string {
+	switch code {
+	case acl.StatusActive:
+		return "Active"
+	case acl.StatusExpired:
+		return "Expired"
+	case acl.StatusRevoked:
+		return "Revoked"
+	case acl.StatusUsedUp:
+		return "Used up"
+	case "inactive":
+		return "Inactive"
+	case "allow":
+		return "Allowed"
+	case "deny":
+		return "Denied"
+	case acl.EventOpen:
+		return "Opened"
+	case acl.EventView:
+		return "Viewed"
+	case acl.EventDownload:
+		return "Downloaded"
+	case acl.EventDeniedPassword:
+		return "Wrong password"
+	case "preview":
+		return "Link preview"
+	case acl.EventFailed:
+		if len(detail) > 0 && detail[0] != "" {
+			return "Refused: " + strings.ToLower(label(detail[0]))
+		}
+		return "Refused"
+	case "":
+		return ""
+	}
+	// A code this list does not know yet still reads as words.
+	w := strings.ReplaceAll(code, "_", " ")
+	return strings.ToUpper(w[:1]) + w[1:]
+}
+
+// when shows an instant as a <time> element: UTC text, which share.js
+// rewrites in the viewer's local time; "never" for none.
+func when(t any) template.HTML {
+	var v time.Time
+	switch x := t.(type) {
+	case time.Time:
+		v = x
+	case *time.Time:
+		if x == nil {
+			return "never"
+		}
+		v = *x
+	default:
+		return ""
+	}
+	v = v.UTC()
+	return template.HTML(`<time datetime="` + v.Format(time.RFC3339) + `" data-local>` +
+		template.HTMLEscapeString(v.Format("2 Jan 2006 15:04 UTC")) + `</time>`)
 }
 
 // linkData is what a page needs to show a link to copy: the link itself and
@@ -186,32 +298,15 @@ type accessRow struct {
 	TokenName string
 	ItemID    *int64
 	ItemTitle string
-	Event     string
+	Event     string // in words (label)
 	Client    string
-	Reason    string
-}
-
-func eventText(e string) string {
-	switch e {
-	case acl.EventOpen:
-		return "opened the link"
-	case acl.EventView:
-		return "viewed"
-	case acl.EventDownload:
-		return "downloaded"
-	case acl.EventDeniedPassword:
-		return "wrong password"
-	case acl.EventFailed:
-		return "refused"
-	}
-	return e
 }
 
 func accessRows(es []acl.AccessEntry) []accessRow {
 	out := make([]accessRow, 0, len(es))
 	for _, e := range es {
-		r := accessRow{At: e.At, TokenID: e.TokenID, TokenName: e.TokenName, ItemID: e.ItemID, Event: eventText(e.Event),
-			Client: e.Client, Reason: strings.ReplaceAll(e.Reason, "_", " ")}
+		r := accessRow{At: e.At, TokenID: e.TokenID, TokenName: e.TokenName, ItemID: e.ItemID, Event: label(e.Event, e.Reason),
+			Client: e.Client}
 		if e.ItemTitle != nil {
 			r.ItemTitle = *e.ItemTitle
 		}

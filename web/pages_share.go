@@ -1,9 +1,8 @@
 package web
 
 import (
-	"cmp"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -16,7 +15,7 @@ import (
 // entryRow is one principal on an item's allow or deny list.
 type entryRow struct {
 	principalView
-	New bool // the guest link made by this request
+	New bool // the guest link just made
 }
 
 // openerRow is a guest token that opens the item, and why.
@@ -32,20 +31,56 @@ func (s *Server) sharePage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.renderShare(c, fiber.StatusOK, id, fiber.Map{})
+	data := fiber.Map{}
+	// After a create (?new=) or a "Copy link" (?link=), the redirect names
+	// the token, never its secret: the link is made again from the sealed
+	// copy, so a reload shows it again and does nothing else.
+	if tok := queryID(c, "new"); tok != 0 {
+		if err := s.shareLinkData(c, id, tok, true, data); err != nil {
+			return err
+		}
+	} else if tok := queryID(c, "link"); tok != 0 {
+		if err := s.shareLinkData(c, id, tok, false, data); err != nil {
+			return err
+		}
+	}
+	return s.renderShare(c, fiber.StatusOK, id, data)
 }
 
-// decisionACL turns an item's stored ACL into what acl.Decide reads.
-func decisionACL(owner int64, a *acl.ACL) *acl.ItemACL {
-	es := make([]acl.Entry, 0, len(a.Allow)+len(a.Deny))
-	for _, p := range a.Allow {
-		es = append(es, acl.Entry{Principal: p})
+// shareLinkData puts the link of one of the member's tokens, opening item,
+// into data: for a new one (fresh) only within newLinkWindow of its
+// creation; never for a revoked one or another member's.
+func (s *Server) shareLinkData(c *fiber.Ctx, item, tok int64, fresh bool, data fiber.Map) error {
+	ctx, owner := c.UserContext(), member(c).ID
+	if _, err := s.Content.Item(ctx, owner, item); err != nil {
+		return err
 	}
-	for _, p := range a.Deny {
-		es = append(es, acl.Entry{Principal: p, Deny: true})
+	t, err := s.ACL.Token(ctx, owner, tok)
+	if app.ErrorCode(err) == app.ENotFound {
+		return nil
 	}
-	acl.SortEntries(es)
-	return &acl.ItemACL{Owner: owner, Public: a.Public, Entries: es}
+	if err != nil {
+		return err
+	}
+	now := s.Clock.Now()
+	if t.RevokedAt != nil || (fresh && (now.Sub(t.CreatedAt) > newLinkWindow || t.CreatedAt.After(now.Add(time.Minute)))) {
+		return nil
+	}
+	secret, err := s.ACL.TokenSecret(ctx, owner, tok)
+	if err != nil {
+		return err
+	}
+	link, err := linkData(s.link(secret, item), tok)
+	if err != nil {
+		return err
+	}
+	for k, v := range link {
+		data[k] = v
+	}
+	if fresh {
+		data["NewToken"] = tok
+	}
+	return nil
 }
 
 // renderShare shows the share panel of one of the member's items; another
@@ -60,15 +95,11 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	if err != nil {
 		return err
 	}
-	decide := decisionACL(owner, a)
-	if it.AlbumID != nil {
-		albumACL, err := s.ACL.ItemACL(ctx, owner, *it.AlbumID)
-		if err != nil {
-			return err
-		}
-		decide.Album = decisionACL(owner, albumACL)
-	}
 	dir, err := s.loadDirectory(ctx, owner)
+	if err != nil {
+		return err
+	}
+	opens, err := s.ACL.WhoCanOpen(ctx, owner, id)
 	if err != nil {
 		return err
 	}
@@ -95,55 +126,79 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 			reuse = append(reuse, t)
 		}
 	}
-	var openers []openerRow
-	for _, t := range dir.tokens {
-		who := acl.NewIdentity(t.ID, owner, dir.groupsOf[t.ID])
-		d := acl.Decide(decide, &who)
-		if !d.Allowed {
-			continue
-		}
-		openers = append(openers, openerRow{principalView: t, How: openReason(d, t.ID, dir)})
+	openers := make([]openerRow, 0, len(opens))
+	for _, o := range opens {
+		openers = append(openers, openerRow{principalView: dir.principal(o.Token.ID), How: openReason(o)})
 	}
-	// Active links first: they are the ones that work now.
-	slices.SortStableFunc(openers, func(a, b openerRow) int {
-		return cmp.Compare(statusRank(a.Status), statusRank(b.Status))
-	})
 	if tok, ok := data["LinkToken"].(int64); ok {
 		data["LinkFor"] = dir.principal(tok).Name
 	}
+	if _, ok := data["ExpiresIn"]; !ok {
+		data["ExpiresIn"] = "never"
+	}
 	data["Item"], data["Label"], data["Public"] = it, itemLabel(it), a.Public
 	data["PickMembers"], data["PickGroups"], data["PickTokens"] = dir.members, dir.groups, dir.activeTokens()
-	data["Reuse"], data["Openers"], data["Access"] = reuse, openers, accessRows(history)
+	data["Reuse"], data["ReuseMany"] = reuse, len(reuse) > reuseChips
+	data["Openers"], data["Access"] = openers, accessRows(history)
+	data["Presets"] = expiryPresets
 	data["Nav"] = "home"
 	c.Status(status)
 	return s.page(c, "share", "Share "+itemLabel(it), data)
 }
 
+// reuseChips is how many guest links the panel offers as one-click buttons;
+// with more, a list with a filter box takes their place.
+const reuseChips = 6
+
 // openReason says in words why a token opens the item.
-func openReason(d acl.Decision, token int64, dir *directory) string {
+func openReason(o acl.Opener) string {
 	var why string
 	switch {
-	case d.Reason == acl.ReasonPublic || (d.Reason == acl.ReasonAlbum && d.Principal == 0):
-		why = "the item is public"
-	case d.Principal == token:
+	case o.Public && o.ThroughAlbum:
+		return "its album is public"
+	case o.Public:
+		return "the item is public"
+	case o.Group == 0:
 		why = "named directly"
 	default:
-		why = "through group " + dir.principal(d.Principal).Name
+		why = "through group " + o.GroupName
 	}
-	if d.Level > 0 {
-		if d.Principal == 0 {
-			return "its album is public"
-		}
+	if o.ThroughAlbum {
 		return "through its album, " + why
 	}
 	return why
 }
 
-func statusRank(status string) int {
-	if status == acl.StatusActive {
-		return 0
+// expiryPreset is one choice of the share panel's "Expires" field.
+type expiryPreset struct {
+	Value, Label string
+	For          time.Duration // 0: no preset
+}
+
+var expiryPresets = []expiryPreset{
+	{"never", "Never", 0},
+	{"day", "In a day", 24 * time.Hour},
+	{"week", "In a week", 7 * 24 * time.Hour},
+	{"month", "In a month (30 days)", 30 * 24 * time.Hour},
+	{"date", "On a date", 0},
+}
+
+// linkExpiry reads the share panel's expiry: a preset counted from now (an
+// instant, whatever the viewer's zone), else the date and time typed
+// (formInstant: the viewer's local time), else none.
+func (s *Server) linkExpiry(c *fiber.Ctx) (*time.Time, error) {
+	choice := c.FormValue("expires_in")
+	for _, p := range expiryPresets {
+		if choice == p.Value && p.For > 0 {
+			e := s.Clock.Now().Add(p.For).UTC()
+			return &e, nil
+		}
 	}
-	return 1
+	exp, err := formInstant(c, "expires_at", "The expiry")
+	if err == nil && exp == nil && choice == "date" {
+		err = app.Errorf(app.EInvalid, "Pick the date and time the link stops working.")
+	}
+	return exp, err
 }
 
 func (s *Server) setPublicForm(c *fiber.Ctx) error {
@@ -199,35 +254,32 @@ func (s *Server) ungrantForm(c *fiber.Ctx) error {
 }
 
 // shareLinkForm is the one-click share: a new guest link, already allowed on
-// the item, shown at once with its copy button and QR code.
+// the item; the redirect shows it with its copy button and QR code.
 func (s *Server) shareLinkForm(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
 		return err
 	}
-	name, expires := formText(c, "name"), formText(c, "expires_at")
+	name, choice := formText(c, "name"), formText(c, "expires_in")
 	var in acl.TokenInput
 	if strings.TrimSpace(name) != "" {
 		in.Name = &name
 	}
-	in.ExpiresAt, err = parseInstant("The expiry", expires)
+	in.ExpiresAt, err = s.linkExpiry(c)
 	if err == nil {
 		var t *acl.GuestToken
-		var secret string
-		if t, secret, err = s.ACL.ShareItem(c.UserContext(), member(c).ID, id, in); err == nil {
-			data, err := linkData(s.link(secret, id), t.ID)
-			if err != nil {
-				return err
-			}
-			data["NewToken"] = t.ID
-			return s.renderShare(c, fiber.StatusCreated, id, data)
+		if t, _, err = s.ACL.ShareItem(c.UserContext(), member(c).ID, id, in); err == nil {
+			return seeOther(c, sharePath(id)+"?new="+itoa(t.ID))
 		}
 	}
 	return formError(err, func(status int, msg string) error {
-		return s.renderShare(c, status, id, fiber.Map{"LinkError": msg, "LinkName": name, "LinkExpires": expires})
+		return s.renderShare(c, status, id, fiber.Map{"LinkError": msg, "LinkName": name, "ExpiresIn": choice,
+			"LinkExpires": formText(c, "expires_at")})
 	})
 }
 
+// showItemLinkForm is "Copy link" on a guest link of the list: the redirect
+// shows that token's link to this item.
 func (s *Server) showItemLinkForm(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
@@ -241,13 +293,8 @@ func (s *Server) showItemLinkForm(c *fiber.Ctx) error {
 	if _, err := s.Content.Item(ctx, owner, id); err != nil {
 		return err
 	}
-	secret, err := s.ACL.TokenSecret(ctx, owner, token)
-	if err != nil {
+	if _, err := s.ACL.Token(ctx, owner, token); err != nil {
 		return err
 	}
-	data, err := linkData(s.link(secret, id), token)
-	if err != nil {
-		return err
-	}
-	return s.renderShare(c, fiber.StatusOK, id, data)
+	return seeOther(c, sharePath(id)+"?link="+itoa(token))
 }

@@ -51,6 +51,18 @@ func pagesSaved(t *testing.T, cl *client, from, path string, form url.Values, wa
 	}
 }
 
+// pagesFollow posts a form that must answer 303 to a Location beginning
+// with want, then loads that page, as a browser does; it returns both.
+func pagesFollow(t *testing.T, cl *client, from, path string, form url.Values, want string) (location, body string) {
+	t.Helper()
+	resp, _ := pagesPost(t, cl, from, path, form, http.StatusSeeOther)
+	location = resp.Header.Get("Location")
+	if !strings.HasPrefix(location, want) {
+		t.Fatalf("POST %s: Location %q, want %q…", path, location, want)
+	}
+	return location, pagesOK(t, cl, location)
+}
+
 func pagesContains(t *testing.T, what, body string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
@@ -207,7 +219,7 @@ func TestSharePanelCreateGuestLinkInOneClick(t *testing.T) {
 		pagesContains(t, "share panel", body, "Holiday letter", "Create guest link", share+"/link", "Private")
 		pagesLacks(t, "share panel", body, "hsg_")
 
-		_, body = pagesPost(t, cl, share, share+"/link", url.Values{"name": {"Grandma"}, "expires_at": {"2026-06-30T18:00"}}, http.StatusCreated)
+		_, body = pagesFollow(t, cl, share, share+"/link", url.Values{"name": {"Grandma"}, "expires_in": {"date"}, "expires_at": {"2026-06-30T18:00"}}, share+"?new=")
 		pagesContains(t, "new link", body, fmt.Sprintf("/items/%d?zat=hsg_", post.ID), `src="data:image/png;base64,`,
 			`data-copy="share-link"`, `class="is-new"`, "Grandma", `<script src="/static/app.js" defer></script>`)
 		m := linkRE.FindStringSubmatch(body)
@@ -243,7 +255,7 @@ func TestSharePanelCreateGuestLinkInOneClick(t *testing.T) {
 		}
 
 		// Without a name, a link still comes out in one click.
-		_, body = pagesPost(t, cl, share, share+"/link", url.Values{}, http.StatusCreated)
+		_, body = pagesFollow(t, cl, share, share+"/link", url.Values{}, share+"?new=")
 		pagesContains(t, "unnamed link", body, fmt.Sprintf("/items/%d?zat=hsg_", post.ID))
 		if a := pagesACL(t, e, alice.ID, post.ID); len(a.Allow) != 2 {
 			t.Errorf("allow list after two links: %v", a.Allow)
@@ -390,11 +402,11 @@ func TestSharePanelCopiesAnExistingLinkAndShowsWhoOpenedIt(t *testing.T) {
 		body := pagesOK(t, cl, share)
 		pagesContains(t, "photo panel", body, fmt.Sprintf(`src="/media/%d/thumb"`, photo.ID), "through its album")
 		history := section(t, body, "Who opened it when", "</section>\n<script")
-		pagesContains(t, "history", history, "Grandma", "viewed", "1 Jun 2026 12:00 UTC")
+		pagesContains(t, "history", history, "Grandma", "Viewed", "1 Jun 2026 12:00 UTC")
 
 		// The album's panel offers to copy Grandma's link.
 		albumShare := fmt.Sprintf("/items/%d/share", album.ID)
-		_, body = pagesPost(t, cl, albumShare, albumShare+"/showlink", url.Values{"token": {fmt.Sprint(grandma.ID)}}, http.StatusOK)
+		_, body = pagesFollow(t, cl, albumShare, albumShare+"/showlink", url.Values{"token": {fmt.Sprint(grandma.ID)}}, albumShare+"?link=")
 		secret, err := e.svc.TokenSecret(ctx, alice.ID, grandma.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -555,14 +567,14 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 		cl := e.client()
 		cl.login("alice")
 
-		_, body := pagesPost(t, cl, "/settings/tokens", "/settings/tokens", url.Values{"name": {"Grandma"}, "expires_at": {"2026-07-01T09:30"},
-			"max_uses": {"3"}, "password": {"open sesame"}, "can_download": {"1"}, "note": {"Love, Alice"}}, http.StatusCreated)
+		_, body := pagesFollow(t, cl, "/settings/tokens", "/settings/tokens", url.Values{"name": {"Grandma"}, "expires_at": {"2026-07-01T09:30"},
+			"max_uses": {"3"}, "password": {"open sesame"}, "can_download": {"1"}, "note": {"Love, Alice"}}, "/settings/tokens/")
 		tok := pagesTokenByName(t, e, alice.ID, "Grandma")
 		secret, err := e.svc.TokenSecret(ctx, alice.ID, tok.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pagesContains(t, "new token page", body, `value="http://hub.test/shared?zat=`+secret+`"`, `src="data:image/png;base64,`, "Your new guest link")
+		pagesContains(t, "new token page", body, `value="http://hub.test/shared?zat=`+secret+`"`, `src="data:image/png;base64,`, "New link for “Grandma”")
 		if tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(time.Date(2026, 7, 1, 9, 30, 0, 0, time.UTC)) || tok.MaxUses == nil || *tok.MaxUses != 3 ||
 			!tok.HasPassword() || !tok.CanDownload || tok.ShowMetadata || tok.Note != "Love, Alice" {
 			t.Fatalf("created token = %+v", tok.GuestToken)
@@ -596,21 +608,25 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 			t.Fatalf("token after clearing the expiry = %+v", got)
 		}
 
-		// Extend: +7 days from now when there is no live expiry, from the expiry otherwise; or a picked instant.
-		pagesSaved(t, cl, "/settings/tokens", page+"/extend", url.Values{"days": {"7"}}, "/settings/tokens?done=saved")
-		got, _ = e.svc.Token(ctx, alice.ID, tok.ID)
-		want := e.clock.Now().Add(7 * 24 * time.Hour)
-		if got.ExpiresAt == nil || !got.ExpiresAt.Equal(want) {
-			t.Fatalf("expiry after +7 days = %v, want %v", got.ExpiresAt, want)
-		}
-		pagesSaved(t, cl, "/settings/tokens", page+"/extend", url.Values{"days": {"7"}}, "/settings/tokens?done=saved")
-		got, _ = e.svc.Token(ctx, alice.ID, tok.ID)
-		if want = want.Add(7 * 24 * time.Hour); !got.ExpiresAt.Equal(want) {
-			t.Fatalf("expiry after another +7 days = %v, want %v", got.ExpiresAt, want)
+		// Extend: a link that never expires has nothing to extend; a picked
+		// instant sets the expiry; +7 days counts from the expiry (acl.ExtendToken).
+		_, body = pagesPost(t, cl, "/settings/tokens", page+"/extend", url.Values{"days": {"7"}}, http.StatusConflict)
+		pagesContains(t, "refused extend", body, "never expires")
+		if got, _ = e.svc.Token(ctx, alice.ID, tok.ID); got.ExpiresAt != nil {
+			t.Fatalf("extending a link without expiry gave it one: %v", got.ExpiresAt)
 		}
 		pagesSaved(t, cl, "/settings/tokens", page+"/extend", url.Values{"expires_at": {"2026-12-24T18:00"}}, "/settings/tokens?done=saved")
 		if got, _ = e.svc.Token(ctx, alice.ID, tok.ID); !got.ExpiresAt.Equal(time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC)) {
 			t.Fatalf("picked expiry = %v", got.ExpiresAt)
+		}
+		// With the browser's offset (share.js), the typed time is the viewer's local time.
+		pagesSaved(t, cl, "/settings/tokens", page+"/extend", url.Values{"expires_at": {"2026-12-24T18:00"}, "tz_offset": {"60"}}, "/settings/tokens?done=saved")
+		if got, _ = e.svc.Token(ctx, alice.ID, tok.ID); !got.ExpiresAt.Equal(time.Date(2026, 12, 24, 17, 0, 0, 0, time.UTC)) {
+			t.Fatalf("picked expiry at UTC+1 = %v, want 17:00 UTC", got.ExpiresAt)
+		}
+		pagesSaved(t, cl, page, page+"/extend", url.Values{"days": {"7"}, "from": {"token"}}, page+"?done=saved")
+		if got, _ = e.svc.Token(ctx, alice.ID, tok.ID); !got.ExpiresAt.Equal(time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC)) {
+			t.Fatalf("expiry after +7 days = %v, want 31 Dec 17:00 UTC", got.ExpiresAt)
 		}
 		_, body = pagesPost(t, cl, "/settings/tokens", page+"/extend", url.Values{"expires_at": {""}}, http.StatusUnprocessableEntity)
 		pagesContains(t, "refused extend", body, "Pick the new expiry.")
@@ -619,9 +635,9 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 		if err := e.svc.Grant(ctx, alice.ID, post.ID, tok.ID, false); err != nil {
 			t.Fatal(err)
 		}
-		_, body = pagesPost(t, cl, page, page+"/showlink", url.Values{}, http.StatusOK)
+		_, body = pagesFollow(t, cl, page, page+"/showlink", url.Values{}, page+"?link=")
 		pagesContains(t, "copy link", body, `value="http://hub.test/shared?zat=`+secret+`"`, `data-copy="token-link"`)
-		_, body = pagesPost(t, cl, page, page+"/rotate", url.Values{}, http.StatusCreated)
+		_, body = pagesFollow(t, cl, page, page+"/rotate", url.Values{}, page+"?link=")
 		rotated, err := e.svc.TokenSecret(ctx, alice.ID, tok.ID)
 		if err != nil || rotated == secret {
 			t.Fatalf("rotate did not change the secret (%v)", err)
@@ -638,8 +654,8 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 			t.Fatal("not revoked")
 		}
 		body = pagesOK(t, cl, page+"?done=revoked")
-		pagesContains(t, "revoked token page", body, "Revoked.", "status-revoked", "inactive")
-		pagesLacks(t, "revoked token page", body, page+"/rotate", page+"/showlink")
+		pagesContains(t, "revoked token page", body, "Revoked.", "status-revoked", "Inactive")
+		pagesLacks(t, "revoked token page", body, page+"/rotate", page+"/showlink", page+"/extend", `action="`+page+`"`)
 		_, body = pagesPost(t, cl, "/settings/tokens", page+"/rotate", url.Values{}, http.StatusConflict)
 		pagesContains(t, "refused rotate", body, "A revoked token cannot be rotated.")
 	})
@@ -683,13 +699,13 @@ func TestTokenPageShowsGrantsAndUngrants(t *testing.T) {
 
 		body := pagesOK(t, cl, page)
 		grants := section(t, body, "Items it is on", "Access history")
-		pagesContains(t, "grants", grants, "Direct post", "Family post", "Hidden post", "through group Family", "direct", "deny", "allow",
+		pagesContains(t, "grants", grants, "Direct post", "Family post", "Hidden post", "through group Family", "direct", "Denied", "Allowed",
 			fmt.Sprintf(`href="/items/%d"`, viaGroup.ID), `href="/settings/groups"`, fmt.Sprintf(`name="item" value="%d"`, direct.ID),
 			fmt.Sprintf(`name="item" value="%d"`, denied.ID), "2 page views in all", "status-active")
 		// A grant through the group is removed in the group, not here.
 		pagesLacks(t, "grants", grants, fmt.Sprintf(`name="item" value="%d"`, viaGroup.ID))
 		history := section(t, body, "Access history", "app.js")
-		pagesContains(t, "history", history, "viewed", "refused", "used up", "Direct post")
+		pagesContains(t, "history", history, "Viewed", "Refused: used up", "Direct post")
 		pagesLacks(t, "token page", body, "hsg_")
 
 		pagesSaved(t, cl, page, page+"/ungrant", url.Values{"item": {fmt.Sprint(direct.ID)}}, page+"?done=saved")
@@ -799,7 +815,7 @@ func TestGroupsPageManagesGroups(t *testing.T) {
 		}
 
 		body = pagesOK(t, cl, groups)
-		card := section(t, body, "<h2>Family</h2>", "app.js")
+		card := section(t, body, `>Family</h2>`, "app.js")
 		pagesContains(t, "group card", card, "Grandma", "guest link", "Bob", "@bob", fmt.Sprintf(`href="/settings/tokens/%d"`, grandma.ID),
 			fmt.Sprintf(`action="%s/remove"`, base), fmt.Sprintf(`action="%s/rename"`, base), fmt.Sprintf(`action="%s/delete"`, base))
 		pagesLacks(t, "group card", card, "Link of bob", "hsg_")

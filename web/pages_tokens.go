@@ -106,7 +106,7 @@ func tokenForm(c *fiber.Ctx, edit bool) (acl.TokenInput, tokenFormValues, error)
 	if edit && formChecked(c, "no_expiry") {
 		in.ClearExpiry = true
 	} else {
-		exp, err := parseInstant("The expiry", v.Expires)
+		exp, err := formInstant(c, "expires_at", "The expiry")
 		if err != nil {
 			return in, v, err
 		}
@@ -134,14 +134,8 @@ func (s *Server) createTokenForm(c *fiber.Ctx) error {
 	in, v, err := tokenForm(c, false)
 	if err == nil {
 		var t *acl.GuestToken
-		var secret string
-		if t, secret, err = s.ACL.CreateToken(c.UserContext(), member(c).ID, in); err == nil {
-			data, err := linkData(s.link(secret, 0), t.ID)
-			if err != nil {
-				return err
-			}
-			data["Created"] = true
-			return s.renderToken(c, fiber.StatusCreated, t.ID, data)
+		if t, _, err = s.ACL.CreateToken(c.UserContext(), member(c).ID, in); err == nil {
+			return seeOther(c, tokenPath(t.ID)+"?link="+linkCreated)
 		}
 	}
 	return formError(err, func(status int, msg string) error {
@@ -188,8 +182,8 @@ func (s *Server) revokeTokenForm(c *fiber.Ctx) error {
 	return seeOther(c, backTo(c, id)+"?done=revoked")
 }
 
-// extendTokenForm sets a new expiry, or pushes the current one back by a
-// number of days (counted from now when it has passed).
+// extendTokenForm pushes the expiry back by a number of days
+// (acl.ExtendToken) or sets a new one.
 func (s *Server) extendTokenForm(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
@@ -200,27 +194,27 @@ func (s *Server) extendTokenForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var exp *time.Time
 	if days := strings.TrimSpace(c.FormValue("days")); days != "" {
-		n, perr := strconv.Atoi(days)
-		if perr != nil || n < 1 || n > 3650 {
-			err = app.Errorf(app.EInvalid, "Extend by 1 to 3650 days.")
-		} else {
-			base := s.Clock.Now()
-			if t.ExpiresAt != nil && t.ExpiresAt.After(base) {
-				base = *t.ExpiresAt
-			}
-			e := base.Add(time.Duration(n) * 24 * time.Hour)
-			exp = &e
+		// Not a number is out of range too: ExtendToken says what it takes.
+		n, _ := strconv.Atoi(days)
+		_, err = s.ACL.ExtendToken(ctx, owner, id, n)
+	} else {
+		var exp *time.Time
+		if exp, err = formInstant(c, "expires_at", "The expiry"); err == nil && exp == nil {
+			err = app.Errorf(app.EInvalid, "Pick the new expiry.")
 		}
-	} else if exp, err = parseInstant("The expiry", c.FormValue("expires_at")); err == nil && exp == nil {
-		err = app.Errorf(app.EInvalid, "Pick the new expiry.")
-	}
-	if err == nil {
-		_, err = s.ACL.UpdateToken(ctx, owner, id, acl.TokenInput{ExpiresAt: exp})
+		if err == nil && t.RevokedAt != nil {
+			err = app.Errorf(app.EConflict, "A revoked token cannot be extended.")
+		}
+		if err == nil {
+			_, err = s.ACL.UpdateToken(ctx, owner, id, acl.TokenInput{ExpiresAt: exp})
+		}
 	}
 	if err != nil {
 		return formError(err, func(status int, msg string) error {
+			if c.FormValue("from") == "token" {
+				return s.renderToken(c, status, id, fiber.Map{"Error": msg})
+			}
 			return s.renderTokens(c, status, fiber.Map{"Error": t.Name + ": " + msg})
 		})
 	}
@@ -254,12 +248,39 @@ func (t tokenDetail) Active() bool { return t.Status == acl.StatusActive }
 // Revoked reports whether the token was revoked (for good).
 func (t tokenDetail) Revoked() bool { return t.Status == acl.StatusRevoked }
 
+// What a token page shows after a redirect (?link=): the token's link,
+// made again from its sealed copy, never carried in the URL.
+const (
+	linkCreated = "created" // shown within newLinkWindow of the creation only
+	linkRotated = "rotated"
+	linkShown   = "shown"
+)
+
 func (s *Server) tokenPage(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
 		return err
 	}
-	return s.renderToken(c, fiber.StatusOK, id, fiber.Map{})
+	ctx, owner := c.UserContext(), member(c).ID
+	data := fiber.Map{}
+	if kind := c.Query("link"); kind == linkCreated || kind == linkRotated || kind == linkShown {
+		t, err := s.ACL.Token(ctx, owner, id)
+		if err != nil {
+			return err
+		}
+		age := s.Clock.Now().Sub(t.CreatedAt)
+		if t.RevokedAt == nil && (kind != linkCreated || (age <= newLinkWindow && age >= -time.Minute)) {
+			secret, err := s.ACL.TokenSecret(ctx, owner, id)
+			if err != nil {
+				return err
+			}
+			if data, err = linkData(s.link(secret, 0), id); err != nil {
+				return err
+			}
+			data["Created"], data["Rotated"] = kind == linkCreated, kind == linkRotated
+		}
+	}
+	return s.renderToken(c, fiber.StatusOK, id, data)
 }
 
 // renderToken shows one of the member's tokens; another member's is "not found".
@@ -313,25 +334,19 @@ func (s *Server) updateTokenForm(c *fiber.Ctx) error {
 	return seeOther(c, tokenPath(id)+"?done=saved")
 }
 
-// rotateTokenForm gives the token a new secret (every grant stays) and shows
-// the new link once.
+// rotateTokenForm gives the token a new secret (every grant stays); the
+// redirect shows the new link.
 func (s *Server) rotateTokenForm(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
 		return err
 	}
-	_, secret, err := s.ACL.RotateToken(c.UserContext(), member(c).ID, id)
-	if err != nil {
+	if _, _, err := s.ACL.RotateToken(c.UserContext(), member(c).ID, id); err != nil {
 		return formError(err, func(status int, msg string) error {
 			return s.renderToken(c, status, id, fiber.Map{"Error": msg})
 		})
 	}
-	data, err := linkData(s.link(secret, 0), id)
-	if err != nil {
-		return err
-	}
-	data["Rotated"] = true
-	return s.renderToken(c, fiber.StatusCreated, id, data)
+	return seeOther(c, tokenPath(id)+"?link="+linkRotated)
 }
 
 func (s *Server) showTokenLinkForm(c *fiber.Ctx) error {
@@ -339,15 +354,10 @@ func (s *Server) showTokenLinkForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	secret, err := s.ACL.TokenSecret(c.UserContext(), member(c).ID, id)
-	if err != nil {
+	if _, err := s.ACL.Token(c.UserContext(), member(c).ID, id); err != nil {
 		return err
 	}
-	data, err := linkData(s.link(secret, 0), id)
-	if err != nil {
-		return err
-	}
-	return s.renderToken(c, fiber.StatusOK, id, data)
+	return seeOther(c, tokenPath(id)+"?link="+linkShown)
 }
 
 // ungrantTokenForm takes the token off one item's ACL.

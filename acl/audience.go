@@ -1,0 +1,164 @@
+package acl
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"hubshare/app"
+	"hubshare/app/database"
+)
+
+// Opener is one of the owner's guest tokens that opens an item, and why.
+type Opener struct {
+	Token GuestToken
+	// Status is the token's status now: only active tokens open anything today.
+	Status string
+	// Public is set when the item, or with ThroughAlbum its album, is public.
+	Public bool
+	// Group is the group whose entry lets the token in, 0 when the entry
+	// names the token itself (or when Public).
+	Group     int64
+	GroupName string
+	// ThroughAlbum is set when the item's album decided.
+	ThroughAlbum bool
+}
+
+// WhoCanOpen lists the owner's guest tokens that the item's ACL (and its
+// album's) lets in, deny taken into account, active tokens first, then
+// newest first. It is the rule of Decide applied to every token, so that the
+// share panel and the API say what the guest view will do.
+func (s *Service) WhoCanOpen(ctx context.Context, owner, item int64) ([]Opener, error) {
+	decide, err := s.decisionACL(ctx, owner, item)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := s.Groups(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[int64]string, len(gs))
+	groupsOf := map[int64][]int64{}
+	for _, g := range gs {
+		names[g.ID] = g.Name
+		for _, m := range g.Members {
+			groupsOf[m] = append(groupsOf[m], g.ID)
+		}
+	}
+	ts, err := s.Tokens(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []Opener
+	for _, t := range ts {
+		who := NewIdentity(t.ID, owner, groupsOf[t.ID])
+		d := Decide(decide, &who)
+		if !d.Allowed {
+			continue
+		}
+		o := Opener{Token: t, Status: t.Status(now), ThroughAlbum: d.Level > 0}
+		switch {
+		case d.Reason == ReasonPublic || d.Principal == 0:
+			o.Public = true
+		case d.Principal != t.ID:
+			o.Group, o.GroupName = d.Principal, names[d.Principal]
+		}
+		out = append(out, o)
+	}
+	// Tokens come newest first; a stable sort keeps that order within each status.
+	slices.SortStableFunc(out, func(a, b Opener) int {
+		return cmp.Compare(activeRank(a.Status), activeRank(b.Status))
+	})
+	return out, nil
+}
+
+func activeRank(status string) int {
+	if status == StatusActive {
+		return 0
+	}
+	return 1
+}
+
+// decisionACL loads what Decide reads for one of owner's items: its ACL and
+// its album's.
+func (s *Service) decisionACL(ctx context.Context, owner, item int64) (*ItemACL, error) {
+	a, err := s.ItemACL(ctx, owner, item)
+	if err != nil {
+		return nil, err
+	}
+	out := toItemACL(owner, a)
+	var album *int64
+	if err := s.DB.NewRaw("SELECT album_id FROM items WHERE id = ? AND owner_id = ?", item, owner).Scan(ctx, &album); err != nil {
+		return nil, translate(err)
+	}
+	if album != nil {
+		aa, err := s.ItemACL(ctx, owner, *album)
+		if err != nil {
+			return nil, err
+		}
+		out.Album = toItemACL(owner, aa)
+	}
+	return out, nil
+}
+
+func toItemACL(owner int64, a *ACL) *ItemACL {
+	es := make([]Entry, 0, len(a.Allow)+len(a.Deny))
+	for _, p := range a.Allow {
+		es = append(es, Entry{Principal: p})
+	}
+	for _, p := range a.Deny {
+		es = append(es, Entry{Principal: p, Deny: true})
+	}
+	SortEntries(es)
+	return &ItemACL{Owner: owner, Public: a.Public, Entries: es}
+}
+
+// MaxExtendDays bounds ExtendToken.
+const MaxExtendDays = 3650
+
+// ExtendToken pushes the expiry of one of owner's tokens back by days: from
+// the current expiry while it is ahead, from now once it has passed. A token
+// without an expiry has nothing to extend (giving it one would shorten its
+// life), and a revoked token stays revoked. Concurrent extensions add up.
+func (s *Service) ExtendToken(ctx context.Context, owner, id int64, days int) (*GuestToken, error) {
+	if days < 1 || days > MaxExtendDays {
+		return nil, app.Errorf(app.EInvalid, "Extend by 1 to %d days.", MaxExtendDays)
+	}
+	out := new(GuestToken)
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		t := new(GuestToken)
+		q := tx.NewSelect().Model(t).Where("id = ? AND owner_id = ?", id, owner)
+		if !database.IsSQLite(tx) {
+			// SQLite write transactions are serialised already (BEGIN IMMEDIATE).
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			if isNoRows(err) {
+				return app.Errorf(app.ENotFound, "No such guest token.")
+			}
+			return translate(err)
+		}
+		switch {
+		case t.RevokedAt != nil:
+			return app.Errorf(app.EConflict, "A revoked token cannot be extended.")
+		case t.ExpiresAt == nil:
+			return app.Errorf(app.EConflict, "This token never expires; there is nothing to extend.")
+		}
+		base := s.now()
+		if t.ExpiresAt.After(base) {
+			base = *t.ExpiresAt
+		}
+		e := base.Add(time.Duration(days) * 24 * time.Hour).UTC()
+		_, err := tx.NewUpdate().Model((*GuestToken)(nil)).Set("expires_at = ?", e).
+			Where("id = ? AND owner_id = ?", id, owner).Returning("*").Exec(ctx, out)
+		return translate(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

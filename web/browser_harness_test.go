@@ -197,31 +197,65 @@ func colorScheme(ctx context.Context, scheme string) error {
 // the elements that stick out.
 func noHorizontalScroll(t *testing.T, ctx context.Context) {
 	t.Helper()
-	type widths struct {
-		Scroll, Inner, Client int
-		Wide                  []string
-	}
-	w, err := chromedp.Run(ctx, chromedp.Evaluate[widths](`(() => {
-		const de = document.documentElement, cw = de.clientWidth;
-		const wide = [];
-		for (const el of document.body.querySelectorAll('*')) {
-			const r = el.getBoundingClientRect();
-			if (r.right > cw + 1 && wide.length < 8) {
-				wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-					(el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '') +
-					' (right ' + Math.round(r.right) + ')');
-			}
-		}
-		return {scroll: de.scrollWidth, inner: window.innerWidth, client: cw, wide};
-	})()`))
+	o, err := sideways(ctx)
 	if err != nil {
 		t.Fatalf("measure the page: %v", err)
 	}
-	limit := min(w.Inner, w.Client)
-	if w.Scroll > limit {
-		t.Errorf("the page scrolls sideways: %d pixels wide in a window of %d; sticking out: %s",
-			w.Scroll, limit, strings.Join(w.Wide, ", "))
+	if o.Page != "" {
+		t.Errorf("the page scrolls sideways: %s", o.Page)
 	}
+}
+
+// noHiddenColumns fails when a box on the page (a table's wrapper, say)
+// scrolls sideways, hiding part of its content, unless scrollKnown lists
+// the page kind at that viewport.
+func noHiddenColumns(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	o, err := sideways(ctx)
+	if err != nil {
+		t.Fatalf("measure the page: %v", err)
+	}
+	if len(o.Boxes) == 0 {
+		return
+	}
+	msg := "content hidden in a box that scrolls sideways: " + strings.Join(o.Boxes, ", ")
+	if why := scrollKnown[name]; why != "" {
+		t.Logf("known, %s: %s", why, msg)
+		return
+	}
+	t.Error(msg)
+}
+
+type overflow struct {
+	Page  string   // why the page itself scrolls sideways, or ""
+	Boxes []string // boxes inside it that scroll sideways
+}
+
+// sideways measures what is wider than the window: the page, and the boxes
+// that scroll their content sideways.
+func sideways(ctx context.Context) (overflow, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[overflow](`(() => {
+		const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+			(typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+		const de = document.documentElement, limit = Math.min(de.clientWidth, window.innerWidth);
+		let page = '';
+		if (de.scrollWidth > limit) {
+			const wide = [];
+			for (const el of document.body.querySelectorAll('*')) {
+				const r = el.getBoundingClientRect();
+				if (r.right > limit + 1 && wide.length < 6) wide.push(name(el) + ' (right ' + Math.round(r.right) + ')');
+			}
+			page = de.scrollWidth + ' pixels wide in a window of ' + limit + '; sticking out: ' + wide.join(', ');
+		}
+		const boxes = [];
+		for (const el of document.body.querySelectorAll('*')) {
+			const ox = getComputedStyle(el).overflowX;
+			if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
+				boxes.push(name(el) + ' (' + el.scrollWidth + ' in ' + el.clientWidth + ')');
+			}
+		}
+		return {page, boxes};
+	})()`))
 }
 
 // shot saves a screenshot of the whole page as NAME.png in artifacts().
@@ -327,4 +361,70 @@ func axeExcused(kind string, v axeViolation) bool {
 		}
 	}
 	return len(v.Nodes) > 0
+}
+
+// TestBrowserHarnessSeesDefects holds the checks to what they claim: on a
+// real page made wrong on purpose, each reports the defect.
+func TestBrowserHarnessSeesDefects(t *testing.T) {
+	exe := chromiumPath(t)
+	_, base := serveLive(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tab := newTab(t, browser(t, ctx, exe))
+	if err := atViewport(tab, phone.w, phone.h); err != nil {
+		t.Fatal(err)
+	}
+	open := func() {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.Navigate(base+"/login"), chromedp.WaitVisible(css(`input[name=handle]`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spoil := func(js string) {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	open()
+	if o, err := sideways(tab); err != nil || o.Page != "" || len(o.Boxes) != 0 {
+		t.Fatalf("the sign-in page as served: %+v %v", o, err)
+	}
+	// The page's CSP refuses style attributes; the CSSOM is allowed.
+	spoil(`const d = document.createElement('div'); d.textContent = 'wide'; d.style.width = '1000px'; document.querySelector('main').append(d)`)
+	if o, _ := sideways(tab); !strings.Contains(o.Page, "sticking out: div (right") {
+		t.Errorf("a 1000-pixel block on a phone: %+v", o)
+	}
+
+	open()
+	spoil(`const w = document.createElement('div'), d = document.createElement('div');
+		w.id = 'wrap'; w.style.overflowX = 'auto'; d.textContent = 'wide'; d.style.width = '900px';
+		w.append(d); document.querySelector('main').append(w)`)
+	if o, _ := sideways(tab); o.Page != "" || len(o.Boxes) != 1 || !strings.HasPrefix(o.Boxes[0], "div#wrap") {
+		t.Errorf("a box that scrolls sideways: %+v", o)
+	}
+
+	open()
+	if vs := axeRun(t, tab); len(vs) != 0 {
+		t.Fatalf("the sign-in page as served has axe violations: %+v", vs)
+	}
+	spoil(`document.querySelector('label input[name=handle]').parentElement.replaceWith(Object.assign(document.createElement('input'), {name: 'handle'}));
+		const p = document.createElement('p'); p.textContent = 'faint'; p.style.color = '#ccc'; p.style.background = '#fff';
+		document.querySelector('main').append(document.createElement('img'), p)`)
+	seen := map[string]string{}
+	for _, v := range axeRun(t, tab) {
+		seen[v.ID] = v.Impact
+	}
+	for id, impact := range map[string]string{"label": "critical", "image-alt": "critical", "color-contrast": "serious"} {
+		if seen[id] != impact {
+			t.Errorf("axe-core on a page with the defect %s: %q (all: %v)", id, seen[id], seen)
+		}
+	}
+	if err := darkMode(tab); err != nil {
+		t.Fatal(err)
+	}
+	if dark, err := chromedp.Run(tab, chromedp.Evaluate[bool](`matchMedia('(prefers-color-scheme: dark)').matches`)); err != nil || !dark {
+		t.Errorf("darkMode: the page does not see a dark scheme (%v)", err)
+	}
 }

@@ -44,16 +44,42 @@ var statusKnown = map[string]struct {
 	"guest-shared-empty": {http.StatusNotFound, "the friendly empty /shared (issue 8, defect 10) belongs to the guest pages"},
 }
 
+// scrollKnown lists the page kinds, at one viewport, where a box scrolls
+// sideways and hides content, to be fixed in the page's own part.
+var scrollKnown = map[string]string{
+	// Defect 3: the 100-character name pushes the other columns of the
+	// list out of view (tokens.html and its rules).
+	"tokens-desktop":      "guest-link list",
+	"tokens-dark-desktop": "guest-link list",
+	"tokens-phone":        "guest-link list",
+	"tokens-dark-phone":   "guest-link list",
+	// The share panel's table of who can open the item, and the API
+	// token list on a phone, are wider than their cards.
+	"share-panel-desktop":      "share panel",
+	"share-panel-dark-desktop": "share panel",
+	"share-panel-phone":        "share panel",
+	"share-panel-dark-phone":   "share panel",
+	"apitokens-phone":          "API tokens",
+}
+
 // ownKinds are the page kinds whose templates belong to the browser suite's
 // part: they may have no known violation.
 var ownKinds = []string{"sign-in", "first-run-setup"}
 
 func TestPagesBrowserOwnPagesHaveNoKnownViolations(t *testing.T) {
-	for key := range axeKnown {
-		for _, k := range ownKinds {
+	for _, k := range ownKinds {
+		for key := range axeKnown {
 			if strings.HasPrefix(key, k+" ") {
 				t.Errorf("axeKnown excuses %q on a page of this part", key)
 			}
+		}
+		for key := range scrollKnown {
+			if strings.HasPrefix(key, k+"-") {
+				t.Errorf("scrollKnown excuses %q on a page of this part", key)
+			}
+		}
+		if _, ok := statusKnown[k]; ok {
+			t.Errorf("statusKnown excuses %q, a page of this part", k)
 		}
 	}
 }
@@ -276,5 +302,6 @@ func (w *pagesWorld) check(t *testing.T, tab context.Context, k pageKind, target
 		}
 	}
 	noHorizontalScroll(t, tab)
+	noHiddenColumns(t, tab, name)
 	axeCheck(t, tab, k.name)
 }

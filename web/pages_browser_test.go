@@ -305,3 +305,60 @@ func (w *pagesWorld) check(t *testing.T, tab context.Context, k pageKind, target
 	noHiddenColumns(t, tab, name)
 	axeCheck(t, tab, k.name)
 }
+
+// TestPagesBrowserKeyboard: a member signs in with the keyboard alone on a
+// phone, and on the owner's pages the first Tab offers to skip the bar of
+// sections to the page's content.
+func TestPagesBrowserKeyboard(t *testing.T) {
+	exe := chromiumPath(t)
+	e, base := serveLive(t)
+	e.member("olivia")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tab := newTab(t, browser(t, ctx, exe))
+	if err := atViewport(tab, phone.w, phone.h); err != nil {
+		t.Fatal(err)
+	}
+	active := func() string {
+		t.Helper()
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.activeElement.getAttribute('name') || document.activeElement.id || document.activeElement.textContent).trim()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	err := steps(t, tab, "open the sign-in page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible(css(`input[name=handle]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := active(); got != "handle" {
+		t.Fatalf("the sign-in page opens with the focus on %q, not the handle", got)
+	}
+	err = steps(t, tab, "sign in by keyboard",
+		chromedp.KeyEvent("olivia"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("password-olivia"), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(css(`form[action="/logout"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, tab); loc != base+"/" {
+		t.Fatalf("signed in by keyboard, the member is at %s", loc)
+	}
+	if err := chromedp.Do(tab, chromedp.KeyEvent("\t")); err != nil {
+		t.Fatal(err)
+	}
+	if got := active(); got != "Skip to content" {
+		t.Fatalf("the first Tab on the home page goes to %q, not to a link that skips the sections", got)
+	}
+	visible, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { const r = document.activeElement.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.width > 0; })()`))
+	if err != nil || !visible {
+		t.Errorf("the focused skip link is not on screen (%v)", err)
+	}
+	shot(t, tab, "keyboard-skip-link-phone")
+	if err := chromedp.Do(tab, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.activeElement.tagName`)); err != nil || got != "MAIN" {
+		t.Errorf("after the skip link the focus is on %q (%v), not the page's content", got, err)
+	}
+}

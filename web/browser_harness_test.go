@@ -264,8 +264,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	screenshot(t, ctx, name)
 }
 
-// axeSource reads axe.min.js from where the pinned axe-core is (npm ci --prefix web/testdata/axe),
-// or HUBSHARE_AXE_JS. Without it the axe checks skip, except in CI.
+// axeSource reads axe.min.js of the pinned axe-core (installed by
+// npm ci --prefix web/testdata/axe), or the file HUBSHARE_AXE_JS names.
+// Without it the axe checks skip, except in CI, where they fail.
 func axeSource(t *testing.T) string {
 	t.Helper()
 	axeOnce.Do(func() {

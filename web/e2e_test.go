@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,81 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
-
-// chromiumPath finds the browser; without one the browser tests skip,
-// except in CI, where its absence is a failure of the CI setup.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium on PATH in CI")
-	}
-	t.Skip("no Chromium on PATH")
-	return ""
-}
-
-// browser starts a headless Chromium with a fresh profile.
-func browser(t *testing.T, ctx context.Context, exe string) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	// Confirmation dialogs (revoke) are accepted, as a person would.
-	err := chromedp.Listen(bctx, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			go chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	})
-	if err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return bctx
-}
-
-// artifacts is where the browser test leaves its screenshots.
-func artifacts(t *testing.T) string {
-	dir := os.Getenv("HUBSHARE_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "testdata-artifacts")
-	}
-	dir = filepath.Join(dir, "e2e")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(artifacts(t), name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
-}
 
 // gpsJPEG writes a real photo carrying GPS coordinates and a camera model.
 func gpsJPEG(t *testing.T) string {
@@ -127,15 +53,6 @@ func hasGPS(t *testing.T, path string) bool {
 	return strings.Contains(string(out), "GPS")
 }
 
-func location(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
-
 var itemPathRE = regexp.MustCompile(`/items/(\d+)`)
 
 // TestBrowserShareJourney is journey 1 to 4 in a real browser: the owner
@@ -148,15 +65,7 @@ var itemPathRE = regexp.MustCompile(`/items/(\d+)`)
 func TestBrowserShareJourney(t *testing.T) {
 	exe := chromiumPath(t)
 	photo := gpsJPEG(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	e := newEnv(t, "sqlite", withBaseURL(base))
-	e.clock.Set(time.Now()) // the browser's cookies expire by the real clock
-	go e.srv.Serve(ln)
-	t.Cleanup(func() { e.srv.Shutdown(context.Background()) })
+	e, base := serveLive(t)
 	e.member("olivia")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -164,7 +73,7 @@ func TestBrowserShareJourney(t *testing.T) {
 	owner := browser(t, ctx, exe)
 
 	// Sign in, make an album, upload the photo into it.
-	err = steps(t, owner, "sign in and create the album",
+	err := steps(t, owner, "sign in and create the album",
 		chromedp.Navigate(base+"/login"),
 		chromedp.SendKeys(css(`input[name=handle]`), "olivia"),
 		chromedp.SendKeys(css(`input[name=password]`), "password-olivia"),
@@ -322,23 +231,6 @@ func TestBrowserShareJourney(t *testing.T) {
 	}
 }
 
-// steps runs actions one by one, each with its own time limit, and on a
-// failure saves a screenshot and says which step failed.
-func steps(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) error {
-	t.Helper()
-	for i, a := range actions {
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := chromedp.Do(sctx, a)
-		cancel()
-		if err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			screenshot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
-			return fmt.Errorf("%s: step %d at %s: %w", what, i+1, loc, err)
-		}
-	}
-	return nil
-}
-
 func getCookies(ctx context.Context) ([]*network.Cookie, error) {
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
 	if err != nil {
@@ -346,8 +238,6 @@ func getCookies(ctx context.Context) ([]*network.Cookie, error) {
 	}
 	return res.Cookies, nil
 }
-
-type css = chromedp.CSS
 
 func fetchWithCookies(t *testing.T, rawURL string, cs []*network.Cookie) []byte {
 	t.Helper()

@@ -101,7 +101,7 @@ func newGuestPhoto(it *content.Item, pos, total int) guestPhoto {
 	return p
 }
 
-func itemPath(id int64) string             { return "/items/" + strconv.FormatInt(id, 10) }
+func itemPath(id int64) string            { return "/items/" + strconv.FormatInt(id, 10) }
 func mediaPath(id int64, v string) string { return "/media/" + strconv.FormatInt(id, 10) + "/" + v }
 
 // guestAlbumView is an album's gallery.
@@ -163,7 +163,7 @@ type sharedTile struct {
 	ID        int64
 	Kind      string
 	KindLabel string
-	Label string
+	Label     string
 	// Alt names the tile for a screen reader when it has no label.
 	Alt string
 	// Image is the tile's picture: a photo's thumbnail or an album's cover.

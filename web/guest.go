@@ -176,10 +176,17 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 				return err
 			}
 		}
-		return c.Render("shared", fiber.Map{"Title": "Shared with you", "Member": v.Member}, "layouts/guest")
+		return c.Render("shared", fiber.Map{"Title": "Shared with you", "Member": v.Member, "NavShared": true}, "layouts/guest")
 	}
 	var notes []sharedNote
 	seen := map[int64]bool{}
+	// A photo of a listed album is shown in the album, not on its own.
+	albums := map[int64]bool{}
+	for i := range items {
+		if items[i].Kind == content.KindAlbum {
+			albums[items[i].ID] = true
+		}
+	}
 	tiles := make([]sharedTile, 0, len(items))
 	for i := range items {
 		it := &items[i]
@@ -191,6 +198,9 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 			notes = append(notes, n)
 		}
 		seen[it.TokenID] = true
+		if it.Kind == content.KindPhoto && it.AlbumID != nil && albums[*it.AlbumID] {
+			continue
+		}
 		t := sharedTile{ID: it.ID, Kind: it.Kind, KindLabel: kindLabel(it.Kind), Label: guestLabel(&it.Item)}
 		t.Alt = "Untitled " + strings.ToLower(t.KindLabel)
 		switch it.Kind {
@@ -213,7 +223,7 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 	if len(tiles) != 1 {
 		count = strconv.Itoa(len(tiles)) + " items"
 	}
-	return c.Render("shared", fiber.Map{"Title": "Shared with you", "Items": tiles, "Count": count, "Notes": notes, "Member": v.Member}, "layouts/guest")
+	return c.Render("shared", fiber.Map{"Title": "Shared with you", "Items": tiles, "Count": count, "Notes": notes, "Member": v.Member, "NavShared": true}, "layouts/guest")
 }
 
 // excerpt is the start of a text, cut at n characters.

@@ -51,20 +51,22 @@ func relativeTime(t, now time.Time) string {
 	if past {
 		d = -d
 	}
+	// Each unit is rounded to the nearest whole one.
+	round := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	var s string
 	switch {
 	case d < time.Minute:
 		return "now"
 	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
+		s = plural(round(time.Minute), "minute")
 	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+		s = plural(round(time.Hour), "hour")
 	case d < 60*24*time.Hour:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(round(24*time.Hour), "day")
 	case d < 2*365*24*time.Hour:
-		s = plural(int(d/(30*24*time.Hour)), "month")
+		s = plural(round(30*24*time.Hour), "month")
 	default:
-		s = plural(int(d/(365*24*time.Hour)), "year")
+		s = plural(round(365*24*time.Hour), "year")
 	}
 	if past {
 		return s + " ago"

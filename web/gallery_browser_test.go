@@ -312,6 +312,14 @@ func TestBrowserGuestAlbum(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The page weight of the album as served: HTML, CSS and JS.
+		weight := 0
+		for _, path := range []string{fmt.Sprintf("/items/%d", w.album), "/static/style.css", "/static/gallery.js"} {
+			n := len(fetchWithCookies(t, w.base+path, cookies))
+			t.Logf("page weight: %s %d bytes", path, n)
+			weight += n
+		}
+		t.Logf("page weight of the guest album (HTML + CSS + JS): %d bytes", weight)
 		archive := fetchWithCookies(t, w.base+href, cookies)
 		zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
 		if err != nil {

@@ -99,10 +99,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if strings.HasPrefix(c.Path(), "/api/") {
 		return c.JSON(fiber.Map{"error": fiber.Map{"code": string(code), "message": msg}})
 	}
-	// Error pages are the same for everyone: no session, name or token is
-	// rendered, so a failed link looks exactly like a missing item.
+	// Error pages render no name or token, so a failed link looks exactly
+	// like a missing item; their way on depends only on the browser's
+	// sessions (errorPage).
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	return c.Render("error", fiber.Map{"Title": titleOf(status), "Status": status, "Message": msg}, "layouts/bare")
+	return c.Render("error", s.errorPage(c, status, msg), "layouts/bare")
 }
 
 func titleOf(status int) string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,8 +112,12 @@ func (s *Server) guestMiss(c *fiber.Ctx, itemID *int64) error {
 // the explicit open returns to.
 func (s *Server) renderLanding(c *fiber.Ctx, status int, t *acl.GuestToken, next, errMsg string) error {
 	guestHeaders(c)
+	var until *guestTime
+	if t.ExpiresAt != nil {
+		until = newGuestTime(*t.ExpiresAt, s.Clock.Now())
+	}
 	return c.Status(status).Render("landing", fiber.Map{
-		"Title": "A link was shared with you", "Note": t.Note, "ExpiresAt": t.ExpiresAt, "HasPassword": t.HasPassword(),
+		"Title": "A link was shared with you", "Note": t.Note, "Until": until, "HasPassword": t.HasPassword(),
 		"MaxUses": t.MaxUses, "CSRF": s.csrfToken(c), "Next": next,
 		"Error": errMsg,
 	}, "layouts/bare")
@@ -154,30 +159,124 @@ func (s *Server) recordView(c *fiber.Ctx, acc *content.Access, event string) {
 	s.ACL.Log.Record(acl.AccessEvent{At: s.Clock.Now(), TokenID: acc.TokenID, ItemID: &id, Event: event, Network: s.clientNetwork(c)})
 }
 
+// sharedPage is "Shared with you": what the browser's guest tokens may
+// open, with their notes. A browser with no live token (none opened yet, or
+// every one revoked or expired) gets a friendly empty page, or the landing
+// page of a link it is opening.
 func (s *Server) sharedPage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
 	v := viewer(c)
-	if len(v.Guest.Tokens) == 0 {
-		return s.guestMiss(c, nil)
-	}
-	items, err := s.Content.Shared(c.UserContext(), v.Guest)
+	items, err := s.Content.Shared(ctx, v.Guest)
 	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
-		// Every token revoked, expired or rotated: the session is over.
-		return s.guestMiss(c, nil)
+		if _, ok := s.ACL.OpenPending(c.Cookies(s.cookies.pending)); ok {
+			if err := s.guestMiss(c, nil); !app.IsNotFound(err) {
+				return err
+			}
+		}
+		return c.Render("shared", fiber.Map{"Title": "Shared with you", "Member": v.Member, "NavShared": true}, "layouts/guest")
 	}
-	type note struct {
-		Note    string
-		Expires *time.Time
-	}
-	var notes []note
+	var notes []sharedNote
 	seen := map[int64]bool{}
-	for _, it := range items {
+	// A photo of a listed album is shown in the album, not on its own.
+	albums := map[int64]bool{}
+	for i := range items {
+		if items[i].Kind == content.KindAlbum {
+			albums[items[i].ID] = true
+		}
+	}
+	tiles := make([]sharedTile, 0, len(items))
+	for i := range items {
+		it := &items[i]
 		if !seen[it.TokenID] && (it.TokenNote != "" || it.TokenExpires != nil) {
-			notes = append(notes, note{it.TokenNote, it.TokenExpires})
+			n := sharedNote{From: s.sharerName(ctx, it.OwnerID), Note: it.TokenNote}
+			if it.TokenExpires != nil {
+				n.Until = newGuestTime(*it.TokenExpires, s.Clock.Now())
+			}
+			notes = append(notes, n)
 		}
 		seen[it.TokenID] = true
+		if it.Kind == content.KindPhoto && it.AlbumID != nil && albums[*it.AlbumID] {
+			continue
+		}
+		t := sharedTile{ID: it.ID, Kind: it.Kind, KindLabel: kindLabel(it.Kind), Label: guestLabel(&it.Item)}
+		t.Alt = "Untitled " + strings.ToLower(t.KindLabel)
+		switch it.Kind {
+		case content.KindPhoto:
+			t.Image = mediaPath(it.ID, "thumb")
+		case content.KindAlbum:
+			cover, ok, err := s.Content.Cover(ctx, &content.Access{Item: &it.Item, TokenID: it.TokenID}, v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				t.Image = mediaPath(cover, "thumb")
+			}
+		case content.KindPost:
+			t.Excerpt = excerpt(it.Body, 160)
+		}
+		tiles = append(tiles, t)
 	}
-	return c.Render("shared", fiber.Map{"Title": "Shared with you", "Items": items, "Notes": notes, "Member": v.Member}, "layouts/guest")
+	count := "1 item"
+	if len(tiles) != 1 {
+		count = strconv.Itoa(len(tiles)) + " items"
+	}
+	return c.Render("shared", fiber.Map{"Title": "Shared with you", "Items": tiles, "Count": count, "Notes": notes, "Member": v.Member, "NavShared": true}, "layouts/guest")
+}
+
+// excerpt is the start of a text, cut at n characters.
+func excerpt(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// errorPage is the error page's view: a member is sent back to their items,
+// a browser holding a guest session to "Shared with you", anyone else to
+// nothing but a small sign-in link for members. It looks at the cookies
+// only — never at the state of a token — so a bad link and a missing item
+// give the same page to the same browser.
+func (s *Server) errorPage(c *fiber.Ctx, status int, msg string) errorView {
+	v := errorView{Title: titleOf(status), Status: status, Message: msg}
+	if t, ok := friendlyTitles[status]; ok {
+		v.Title = t
+	}
+	if friendly, ok := friendlyErrors[status]; ok {
+		v.Message = friendly
+	}
+	m := member(c)
+	if m == nil && status < 500 {
+		// Routes without the session middleware (an unknown path) still
+		// know a signed-in member.
+		if id := c.Cookies(s.cookies.session); id != "" {
+			m, _ = s.ACL.SessionMember(c.UserContext(), id)
+		}
+	}
+	switch {
+	case m != nil:
+		v.Action, v.ActionLabel = "/", "Back to your items"
+	case len(s.ACL.OpenGuest(c.Cookies(s.cookies.guest)).Tokens) > 0:
+		v.Action, v.ActionLabel = "/shared", "Shared with you"
+		v.SignIn = true
+	default:
+		v.SignIn = true
+	}
+	return v
+}
+
+var friendlyTitles = map[int]string{
+	fiber.StatusRequestEntityTooLarge: "Too large",
+	fiber.StatusUnsupportedMediaType:  "Not a photo we can read",
+	fiber.StatusTooManyRequests:       "Slow down",
+}
+
+// friendlyErrors replaces the terse message of a status with a sentence a
+// recipient understands.
+var friendlyErrors = map[int]string{
+	fiber.StatusNotFound: "This page does not exist, or the link that opened it has expired or was withdrawn. " +
+		"If someone shared it with you, ask them for a new link.",
 }

@@ -1,6 +1,10 @@
 package web
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"hubshare/acl"
@@ -8,8 +12,9 @@ import (
 	"hubshare/content"
 )
 
-// itemPage shows a post, photo or album to whoever may open it: its owner,
-// a member its ACL names, or a guest session.
+// itemPage shows a post, photo or album to whoever may open it: its owner
+// (item.html), or anyone else — a member its ACL names, a guest session, a
+// visitor of a public item — on the guest pages (guest_*.html).
 func (s *Server) itemPage(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
@@ -27,28 +32,123 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 	if acc.Owner {
 		return s.ownerItemPage(c, acc, fiber.StatusOK, fiber.Map{})
 	}
-	data := fiber.Map{"Title": acc.Item.Title, "Item": acc.Item, "Access": acc, "Member": v.Member}
-	if acc.Item.Title == "" {
-		data["Title"] = kindName(acc.Item.Kind)
+	return s.guestItemPage(c, acc, v)
+}
+
+// guestItemPage renders an item for a viewer who is not its owner, from view
+// types only.
+func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer) error {
+	ctx := c.UserContext()
+	it := acc.Item
+	gi := guestItem{ID: it.ID, Title: it.Title, DocTitle: it.Title, Kind: it.Kind, SharedBy: s.sharerName(ctx, it.OwnerID)}
+	if gi.DocTitle == "" {
+		gi.DocTitle = kindLabel(it.Kind)
+		if it.Kind == content.KindPost {
+			gi.DocTitle = guestLabel(it)
+		}
 	}
-	if acc.Item.Kind == content.KindPhoto && acc.ShowMetadata {
-		data["Meta"] = content.PhotoMeta(acc.Item)
+	if acc.TokenID != 0 {
+		var expires *time.Time
+		gi.Note, expires = s.sharingToken(ctx, it.OwnerID, acc.TokenID)
+		if expires != nil {
+			gi.Until = newGuestTime(*expires, s.Clock.Now())
+		}
 	}
-	if acc.Item.Kind == content.KindAlbum {
-		photos, err := s.Content.AlbumPhotos(c.UserContext(), acc, v)
+	if len(v.Guest.Tokens) > 0 {
+		gi.Back, gi.BackLabel = "/shared", "Shared with you"
+	}
+	data := fiber.Map{"Title": gi.DocTitle, "Member": v.Member}
+	switch it.Kind {
+	case content.KindAlbum:
+		view, err := s.guestAlbum(ctx, gi, acc, v)
 		if err != nil {
 			return err
 		}
-		data["Photos"] = photos
+		data["Album"] = view
+		return c.Render("guest_album", data, "layouts/guest")
+	case content.KindPhoto:
+		view, err := s.guestPhoto(ctx, gi, acc, v)
+		if err != nil {
+			return err
+		}
+		data["Photo"] = view
+		return c.Render("guest_photo", data, "layouts/guest")
 	}
-	layout := "layouts/guest"
-	if acc.Owner {
-		// Only the owner's layout has a form (sign out).
-		layout = "layouts/main"
-		data["Nav"] = "home"
-		data["CSRF"] = s.csrfToken(c)
+	data["Post"] = guestPostView{guestItem: gi, Body: it.Body, Posted: it.CreatedAt.UTC().Format("2 January 2006")}
+	return c.Render("guest_post", data, "layouts/guest")
+}
+
+func (s *Server) guestAlbum(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer) (*guestAlbumView, error) {
+	photos, err := s.Content.AlbumPhotos(ctx, acc, v)
+	if err != nil {
+		return nil, err
 	}
-	return c.Render("item", data, layout)
+	view := &guestAlbumView{guestItem: gi, Description: acc.Item.Body, Count: photoCount(len(photos)),
+		Photos: make([]guestPhoto, len(photos))}
+	for i := range photos {
+		view.Photos[i] = newGuestPhoto(&photos[i], i+1, len(photos))
+	}
+	// Download all: offered when the album's own access allows downloads
+	// (the ZIP then checks each photo as its own page would).
+	if acc.CanDownload && len(photos) > 0 {
+		view.Download = itemPath(acc.Item.ID) + "/download"
+	}
+	return view, nil
+}
+
+func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer) (*guestPhotoView, error) {
+	it := acc.Item
+	view := &guestPhotoView{guestItem: gi, Photo: newGuestPhoto(it, 1, 1), Caption: it.Body}
+	if it.Title == "" {
+		// Untitled: the visible caption says what it is, else its place.
+		view.Photo.Alt = ""
+		if it.Body == "" {
+			view.Photo.Alt = "Photo"
+		}
+	}
+	if acc.ShowMetadata {
+		view.Meta = newGuestMeta(it)
+	}
+	if _, ok := content.Variant(acc, "original"); ok {
+		view.Original = mediaPath(it.ID, "original")
+	}
+	if it.AlbumID == nil {
+		return view, nil
+	}
+	// Seen in its album when the viewer may open the album: previous and
+	// next among the album's photos the viewer may see.
+	album, err := s.Content.View(ctx, *it.AlbumID, v)
+	if app.IsNotFound(err) {
+		return view, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	photos, err := s.Content.AlbumPhotos(ctx, album, v)
+	if err != nil {
+		return nil, err
+	}
+	for i := range photos {
+		if photos[i].ID != it.ID {
+			continue
+		}
+		view.Position = fmt.Sprintf("Photo %d of %d", i+1, len(photos))
+		if i > 0 {
+			p := newGuestPhoto(&photos[i-1], i, len(photos))
+			view.Prev = &p
+		}
+		if i+1 < len(photos) {
+			p := newGuestPhoto(&photos[i+1], i+2, len(photos))
+			view.Next = &p
+		}
+		if it.Title == "" && it.Body == "" {
+			view.Photo.Alt = view.Position
+		}
+		view.AlbumTitle = album.Item.Title
+		view.Back, view.BackLabel = itemPath(album.Item.ID), album.Item.Title
+		break
+	}
+	return view, nil
 }
 
 func kindName(kind string) string {

@@ -27,45 +27,21 @@ import (
 // of failing. A violation is excused only when every element it names is
 // listed. The sign-in and first-run pages and the layouts' frame never have
 // an entry here (TestPagesBrowserOwnPagesHaveNoKnownViolations).
-var axeKnown = map[string]string{
-	// The error page's big status number is painted in the border colour
-	// (.big-status { color: var(--line) }): error.html and its rule.
-	"not-found color-contrast .big-status":          "error page",
-	"too-many-requests color-contrast .big-status":  "error page",
-	"guest-shared-empty color-contrast .big-status": "error page (until /shared has its empty state)",
-}
+var axeKnown = map[string]string{}
 
 // statusKnown lists page kinds whose expected status is not yet what the
 // issue asks, with the status they answer today and why.
 var statusKnown = map[string]struct {
 	status int
 	why    string
-}{
-	"guest-shared-empty": {http.StatusNotFound, "the friendly empty /shared (issue 8, defect 10) belongs to the guest pages"},
-}
+}{}
 
 // scrollKnown lists the page kinds, at one viewport, where a box scrolls
 // sideways and hides content, to be fixed in the page's own part.
-var scrollKnown = map[string]string{
-	// Defect 3: the 100-character name pushes the other columns of the
-	// list out of view (tokens.html and its rules).
-	"tokens-desktop":      "guest-link list",
-	"tokens-dark-desktop": "guest-link list",
-	"tokens-phone":        "guest-link list",
-	"tokens-dark-phone":   "guest-link list",
-	// The share panel's table of who can open the item, and the API
-	// token list on a phone, are wider than their cards.
-	"share-panel-desktop":      "share panel",
-	"share-panel-dark-desktop": "share panel",
-	"share-panel-phone":        "share panel",
-	"share-panel-dark-phone":   "share panel",
-	"apitokens-phone":          "API tokens",
-}
+var scrollKnown = map[string]string{}
 
 // lacksKnown lists the page kinds that still show what they should not.
-var lacksKnown = map[string]string{
-	"token-revoked": "defect 10, a revoked link still shows its edit form (token.html)",
-}
+var lacksKnown = map[string]string{}
 
 // ownKinds are the page kinds whose templates belong to the browser suite's
 // part: they may have no known violation.

@@ -52,6 +52,7 @@ type Server struct {
 	started time.Time
 	proxies []netip.Prefix
 	setup   firstRun
+	sharing sharingCache
 }
 
 // Body limits: forms and JSON are small; uploads have their own, enforced

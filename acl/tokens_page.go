@@ -214,3 +214,16 @@ LIMIT ?`, append(append([]any{id}, args...), owner, limit+1)...).Scan(ctx, &gs)
 	}
 	return out, next, nil
 }
+
+// CountFlagged counts owner's tokens that the audit flags: active, and in no
+// ACL or stale. One aggregate over the owner's token rows and their kept
+// counts.
+func (s *Service) CountFlagged(ctx context.Context, owner int64) (int, error) {
+	now := s.now()
+	var n int
+	err := s.DB.NewRaw(`SELECT count(*) FROM guest_tokens AS t LEFT JOIN token_stats AS st ON st.token_id = t.id
+WHERE t.owner_id = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)
+  AND (t.max_uses IS NULL OR t.uses < t.max_uses)
+  AND (COALESCE(st.entries, 0) = 0 OR COALESCE(t.last_used_at, t.created_at) < ?)`, owner, now, now.Add(-StaleAfter)).Scan(ctx, &n)
+	return n, translate(err)
+}

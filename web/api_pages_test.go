@@ -3,8 +3,10 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -239,5 +241,37 @@ func TestItemAccessPagesThroughEntriesOfTheSameInstant(t *testing.T) {
 		if n != len(full.Entries) || n < 18 {
 			t.Errorf("%d entries by pages, %d in one page (want at least 18: an open and a view per browser)", n, len(full.Entries))
 		}
+	})
+}
+
+// /settings/tokens pages as the API does: 50 links a page, "Older links"
+// to the next, a search box and filters that the next page keeps.
+func TestTokensPagePagesAndFilters(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		for i := 0; i < 53; i++ {
+			alice.newToken(fmt.Sprintf(`{"name":"Guest %02d"}`, i))
+		}
+		cl := e.client()
+		cl.login("alice")
+		first := pagesOK(t, cl, "/settings/tokens")
+		pagesContains(t, "the first page", first, "Guest 52", "Guest 03", "Older links")
+		pagesLacks(t, "the first page", first, ">Guest 02<")
+		m := regexp.MustCompile(`href="(/settings/tokens\?cursor=[^"]+)" rel="next"`).FindStringSubmatch(first)
+		if m == nil {
+			t.Fatalf("no link to the next page")
+		}
+		second := pagesOK(t, cl, html.UnescapeString(m[1]))
+		pagesContains(t, "the second page", second, ">Guest 02<", ">Guest 00<", "First page")
+		pagesLacks(t, "the second page", second, ">Guest 03<", "Older links")
+
+		found := pagesOK(t, cl, "/settings/tokens?q=guest+1")
+		for i := 10; i < 20; i++ {
+			pagesContains(t, "the search", found, fmt.Sprintf(">Guest %d<", i))
+		}
+		pagesLacks(t, "the search", found, ">Guest 09<", ">Guest 20<")
+		// A hand-edited filter shows the whole list rather than an error.
+		pagesContains(t, "an unknown status", pagesOK(t, cl, "/settings/tokens?status=nonsense"), ">Guest 52<")
 	})
 }

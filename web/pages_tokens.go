@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,23 +64,43 @@ func (s *Server) tokenRows(ts []acl.TokenSummary) []tokenRow {
 	return out
 }
 
+// tokensPerPage is how many guest links /settings/tokens shows at a time.
+const tokensPerPage = 50
+
 func (s *Server) tokensPage(c *fiber.Ctx) error {
 	return s.renderTokens(c, fiber.StatusOK, fiber.Map{})
 }
 
 func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
-	ts, err := s.ACL.ListTokens(c.UserContext(), member(c).ID)
+	// One page of tokens, filtered as the URL asks; the same list as
+	// GET /api/v1/tokens, so the page costs the same at any size.
+	q := acl.TokenQuery{Q: c.Query("q"), Status: c.Query("status"), Flag: c.Query("flag"),
+		Page: app.Page{Limit: tokensPerPage, Cursor: c.Query("cursor")}}
+	ts, next, err := s.ACL.ListTokensPage(c.UserContext(), member(c).ID, q)
+	if app.ErrorCode(err) == app.EInvalid {
+		// A hand-edited filter or a stale cursor: the first page, unfiltered.
+		q = acl.TokenQuery{Page: app.Page{Limit: tokensPerPage}}
+		ts, next, err = s.ACL.ListTokensPage(c.UserContext(), member(c).ID, q)
+	}
 	if err != nil {
 		return err
 	}
-	rows := s.tokenRows(ts)
-	flagged := 0
-	for _, r := range rows {
-		if r.Flagged() {
-			flagged++
-		}
+	flagged, err := s.ACL.CountFlagged(c.UserContext(), member(c).ID)
+	if err != nil {
+		return err
 	}
-	data["Tokens"], data["Flagged"] = rows, flagged
+	data["Tokens"], data["Flagged"], data["Filter"] = s.tokenRows(ts), flagged, q
+	data["Filtered"] = q.Q != "" || q.Status != "" || q.Flag != ""
+	if next != "" {
+		more := url.Values{"cursor": {next}}
+		for k, v := range map[string]string{"q": q.Q, "status": q.Status, "flag": q.Flag} {
+			if v != "" {
+				more.Set(k, v)
+			}
+		}
+		data["NextPage"] = "/settings/tokens?" + more.Encode()
+	}
+	data["FirstPage"] = q.Cursor != ""
 	if _, ok := data["Form"]; !ok {
 		data["Form"] = tokenFormValues{}
 	}

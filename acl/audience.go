@@ -36,21 +36,48 @@ func (s *Service) WhoCanOpen(ctx context.Context, owner, item int64) ([]Opener, 
 	if err != nil {
 		return nil, err
 	}
-	gs, err := s.Groups(ctx, owner)
-	if err != nil {
-		return nil, err
-	}
-	names := make(map[int64]string, len(gs))
-	groupsOf := map[int64][]int64{}
-	for _, g := range gs {
-		names[g.ID] = g.Name
-		for _, m := range g.Members {
-			groupsOf[m] = append(groupsOf[m], g.ID)
+	// Only a token that an entry of the item or its album names, directly or
+	// through a group, can be let in — unless one of them is public, which
+	// lets in every token of the owner. So the panel reads what the item's
+	// lists name, not every token and group of the owner.
+	var ts []GuestToken
+	if decide.Public || (decide.Album != nil && decide.Album.Public) {
+		if ts, err = s.Tokens(ctx, owner); err != nil {
+			return nil, err
+		}
+	} else {
+		ids, err := candidates(ctx, s.DB, owner, []int64{item})
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			if err := s.DB.NewSelect().Model(&ts).Where("owner_id = ? AND id IN (?)", owner, bun.List(ids)).Order("id DESC").Scan(ctx); err != nil && !isNoRows(err) {
+				return nil, translate(err)
+			}
 		}
 	}
-	ts, err := s.Tokens(ctx, owner)
-	if err != nil {
-		return nil, err
+	ids := make([]int64, len(ts))
+	for i := range ts {
+		ids[i] = ts[i].ID
+	}
+	names := map[int64]string{}
+	groupsOf := map[int64][]int64{}
+	if len(ids) > 0 {
+		var ms []struct {
+			TokenID int64  `bun:"principal_id"`
+			GroupID int64  `bun:"group_id"`
+			Name    string `bun:"name"`
+		}
+		err := s.DB.NewRaw(`SELECT gm.principal_id, gm.group_id, g.name FROM group_members AS gm
+JOIN groups AS g ON g.id = gm.group_id AND g.owner_id = ?
+WHERE gm.principal_id IN (?)`, owner, bun.List(ids)).Scan(ctx, &ms)
+		if err != nil && !isNoRows(err) {
+			return nil, translate(err)
+		}
+		for _, m := range ms {
+			names[m.GroupID] = m.Name
+			groupsOf[m.TokenID] = append(groupsOf[m.TokenID], m.GroupID)
+		}
 	}
 	now := s.now()
 	var out []Opener

@@ -338,6 +338,33 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 				}
 			}
 
+			// The share panel's "who can open this" is the decision for
+			// every token of the owner.
+			for _, it := range items {
+				if it.owner != owner {
+					continue
+				}
+				openers, err := w.s.WhoCanOpen(ctx, owner, it.id)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				var got, want []int64
+				for _, o := range openers {
+					got = append(got, o.Token.ID)
+				}
+				for _, tk := range tokens {
+					ident := acl.NewIdentity(tk, owner, inGroups[tk])
+					if acl.MayView(model[it.id], &ident) {
+						want = append(want, tk)
+					}
+				}
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					rt.Fatalf("WhoCanOpen(%s %d) = %v, the decision says %v", it.kind, it.id, got, want)
+				}
+			}
+
 			for _, id := range ids {
 				ident := acl.NewIdentity(id.self, id.tokenOwner, inGroups[id.self])
 				for _, it := range items {

@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/template/html/v2"
 	"github.com/uptrace/bun"
+	"github.com/valyala/fasthttp"
 
 	"hubshare/acl"
 	"hubshare/app"
@@ -110,6 +111,12 @@ func New(d Deps) (*Server, error) {
 	}
 	s.app = fiber.New(cfg)
 	s.routes()
+	// Fiber lists the mounted apps' prefixes for views on the first Render,
+	// without a lock, so the first renders of concurrent requests race on
+	// that list. One render now makes it before any request comes.
+	warm := s.app.AcquireCtx(&fasthttp.RequestCtx{})
+	_ = warm.Render("error", fiber.Map{"Title": "", "Status": 0, "Message": ""}, "layouts/bare")
+	s.app.ReleaseCtx(warm)
 	return s, nil
 }
 

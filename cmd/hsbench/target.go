@@ -126,7 +126,6 @@ func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err 
 	}
 	// S4 replays the statements a service call sent; the hook only looks
 	// at contexts that ask for it, so requests pay one context lookup.
-	database.AddQueryHook(t.db, statementHook{})
 	if _, err := database.MigrateUp(ctx, t.db); err != nil {
 		return t, fmt.Errorf("apply migrations: %w", err)
 	}

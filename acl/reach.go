@@ -64,15 +64,19 @@ func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]
 		return nil, nil
 	}
 	var ids []int64
+	// By index from the items to the principals their entries name, and
+	// from named groups to their members; tokens by primary key.
 	err := tx.NewRaw(`WITH x AS (
   SELECT id FROM items WHERE id IN (?0) AND owner_id = ?1
   UNION SELECT album_id FROM items WHERE id IN (?0) AND owner_id = ?1 AND album_id IS NOT NULL
 ), named AS (
-  SELECT e.principal_id AS pid FROM acl_entries AS e WHERE e.item_id IN (SELECT id FROM x)
+  SELECT e.principal_id AS pid FROM x JOIN acl_entries AS e ON e.item_id = x.id
+), c AS (
+  SELECT pid FROM named
+  UNION
+  SELECT gm.principal_id FROM named JOIN group_members AS gm ON gm.group_id = named.pid
 )
-SELECT t.id FROM guest_tokens AS t WHERE t.owner_id = ?1 AND (
-  t.id IN (SELECT pid FROM named)
-  OR t.id IN (SELECT gm.principal_id FROM group_members AS gm WHERE gm.group_id IN (SELECT pid FROM named)))`,
+SELECT t.id FROM c JOIN guest_tokens AS t ON t.id = c.pid AND t.owner_id = ?1`,
 		bun.List(items), owner).Scan(ctx, &ids)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
@@ -87,11 +91,12 @@ func sharedPairs(ctx context.Context, tx bun.IDB, owner int64, items, tokens []i
 		return nil, nil
 	}
 	var out []sharePair
-	err := tx.NewRaw(`SELECT t.id AS tid, i.id AS iid FROM items AS i
-JOIN guest_tokens AS t ON t.owner_id = i.owner_id
-WHERE i.owner_id = ? AND i.id IN (?) AND t.id IN (?)
+	// Every pair of the items and tokens, each row by primary key, then the
+	// rule.
+	err := tx.NewRaw(`SELECT t.id AS tid, i.id AS iid FROM items AS i CROSS JOIN guest_tokens AS t
+WHERE i.id IN (?) AND t.id IN (?) AND i.owner_id = ? AND t.owner_id = ?
   AND `+VisibleSQL("i", "t.id")+` AND NOT `+PublicSQL("i"),
-		owner, bun.List(items), bun.List(tokens)).Scan(ctx, &out)
+		bun.List(items), bun.List(tokens), owner, owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}

@@ -13,7 +13,11 @@ type AccessEntry struct {
 	TokenName string    `bun:"token_name" json:"token_name"`
 	ItemID    *int64    `bun:"item_id" json:"item_id"`
 	ItemTitle *string   `bun:"item_title" json:"-"`
-	Event     string    `bun:"event" json:"event"`
+	// ItemKind and ItemExcerpt (the start of a post's text) label an item
+	// without a title, as every page does.
+	ItemKind    *string `bun:"item_kind" json:"-"`
+	ItemExcerpt *string `bun:"item_excerpt" json:"-"`
+	Event       string  `bun:"event" json:"event"`
 	// Count is how many identical events the entry stands for (more than one
 	// only when they were merged under load).
 	Count  int    `bun:"count" json:"count"`
@@ -43,7 +47,7 @@ func (s *Service) TokenAccess(ctx context.Context, owner, token int64, limit int
 func (s *Service) access(ctx context.Context, owner int64, where string, arg int64, limit int) ([]AccessEntry, error) {
 	out := []AccessEntry{}
 	err := s.DB.NewSelect().TableExpr("access_log AS l").
-		ColumnExpr("l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, l.event, l.client_mark, l.reason, l.count").
+		ColumnExpr("l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, l.event, l.client_mark, l.reason, l.count").
 		Join("JOIN guest_tokens AS t ON t.id = l.token_id AND t.owner_id = ?", owner).
 		Join("LEFT JOIN items AS i ON i.id = l.item_id AND i.owner_id = t.owner_id").
 		Where(where, arg).OrderExpr("l.at DESC, l.id DESC").Limit(limit).Scan(ctx, &out)
@@ -66,7 +70,7 @@ func (s *Service) ItemAccessPage(ctx context.Context, owner, item int64, p app.P
 		limit = app.DefaultPageSize
 	}
 	sel := s.DB.NewSelect().TableExpr("access_log AS l").
-		ColumnExpr("l.id, l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, l.event, l.client_mark, l.reason, l.count").
+		ColumnExpr("l.id, l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, l.event, l.client_mark, l.reason, l.count").
 		Join("JOIN guest_tokens AS t ON t.id = l.token_id AND t.owner_id = ?", owner).
 		Join("LEFT JOIN items AS i ON i.id = l.item_id AND i.owner_id = t.owner_id").
 		Where("l.item_id = ?", item)

@@ -366,7 +366,9 @@ type Grant struct {
 	ItemID    int64  `bun:"item_id"`
 	ItemTitle string `bun:"item_title"`
 	ItemKind  string `bun:"item_kind"`
-	Deny      bool   `bun:"deny"`
+	// ItemExcerpt is the start of a post's text, for a label when it has no title.
+	ItemExcerpt string `bun:"item_excerpt"`
+	Deny        bool   `bun:"deny"`
 	// Via is the group the entry names, or nil for an entry naming the token.
 	Via     *int64  `bun:"via"`
 	ViaName *string `bun:"via_name"`
@@ -377,7 +379,7 @@ type Grant struct {
 // it, with the token's views of each item; one query.
 func (s *Service) TokenGrants(ctx context.Context, owner, id int64) ([]Grant, error) {
 	var gs []Grant
-	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, e.deny,
+	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, e.deny,
   CASE WHEN e.principal_id = ?0 THEN NULL ELSE e.principal_id END AS via,
   g.name AS via_name,
   COALESCE((SELECT v.views FROM token_item_views AS v WHERE v.token_id = ?0 AND v.item_id = e.item_id), 0) AS views

@@ -190,7 +190,7 @@ func (s *Service) TokenGrantsPage(ctx context.Context, owner, id int64, p app.Pa
 		Grant  `bun:",extend"`
 		ViaKey int64 `bun:"via_key"`
 	}
-	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, e.deny, e.via_key,
+	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, e.deny, e.via_key,
   CASE WHEN e.via_key = 0 THEN NULL ELSE e.principal_id END AS via,
   g.name AS via_name,
   COALESCE((SELECT v.views FROM token_item_views AS v WHERE v.token_id = ? AND v.item_id = e.item_id), 0) AS views

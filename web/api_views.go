@@ -71,6 +71,8 @@ type grantView struct {
 	ViaName   *string `json:"via_name"`
 	Active    bool    `json:"active"`
 	Views     int     `json:"views"`
+	// ItemExcerpt labels an untitled post on the token page; not in the API.
+	ItemExcerpt string `json:"-"`
 }
 
 func newGrantViews(gs []acl.Grant, active bool) []grantView {
@@ -81,7 +83,7 @@ func newGrantViews(gs []acl.Grant, active bool) []grantView {
 			effect = "deny"
 		}
 		out = append(out, grantView{ItemID: g.ItemID, ItemTitle: g.ItemTitle, ItemKind: g.ItemKind, Effect: effect,
-			Via: g.Via, ViaName: g.ViaName, Active: active, Views: g.Views})
+			Via: g.Via, ViaName: g.ViaName, Active: active, Views: g.Views, ItemExcerpt: g.ItemExcerpt})
 	}
 	return out
 }

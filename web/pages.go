@@ -118,6 +118,7 @@ const newLinkWindow = 10 * time.Minute
 func init() {
 	templateFuncs["label"] = label
 	templateFuncs["when"] = when
+	templateFuncs["itemlabel"] = labelOf
 }
 
 // label is the one wording of every status and access-log event on the
@@ -307,11 +308,8 @@ func accessRows(es []acl.AccessEntry) []accessRow {
 	for _, e := range es {
 		r := accessRow{At: e.At, TokenID: e.TokenID, TokenName: e.TokenName, ItemID: e.ItemID, Event: label(e.Event, e.Reason),
 			Client: e.Client}
-		if e.ItemTitle != nil {
-			r.ItemTitle = *e.ItemTitle
-		}
-		if r.ItemTitle == "" && e.ItemID != nil {
-			r.ItemTitle = "#" + itoa(*e.ItemID)
+		if e.ItemID != nil {
+			r.ItemTitle = labelOf(deref(e.ItemTitle), deref(e.ItemKind), deref(e.ItemExcerpt))
 		}
 		out = append(out, r)
 	}

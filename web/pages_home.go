@@ -27,18 +27,22 @@ type itemTile struct {
 // itemLabel is the one name of an item on every owner page: its title, a
 // post's first line, else its kind. An uploaded photo is titled after its
 // file when no title is given, so photos have names of their own.
-func itemLabel(it *content.Item) string {
-	if it.Title != "" {
-		return it.Title
+func itemLabel(it *content.Item) string { return labelOf(it.Title, it.Kind, it.Body) }
+
+// labelOf is the one label of an item on every owner page: its title, else
+// the first line of a post's text, else its kind.
+func labelOf(title, kind, body string) string {
+	if title != "" {
+		return title
 	}
-	if it.Kind == content.KindPost && it.Body != "" {
-		line, _, _ := strings.Cut(strings.TrimSpace(it.Body), "\n")
+	if kind == content.KindPost && body != "" {
+		line, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
 		if r := []rune(line); len(r) > 60 {
 			line = string(r[:60]) + "…"
 		}
 		return line
 	}
-	return kindName(it.Kind)
+	return kindName(kind)
 }
 
 func (s *Server) home(c *fiber.Ctx) error {

@@ -2,8 +2,9 @@ package acl
 
 import (
 	"context"
-	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -50,6 +51,23 @@ func lockOwner(ctx context.Context, tx bun.IDB, owner int64) error {
 	return translate(err)
 }
 
+// ids is a list for IN (?): never empty, so that every statement of a write
+// runs whatever the data (a fixed number of queries per write); id 0 names
+// nothing.
+func ids(list []int64) bun.Safe {
+	if len(list) == 0 {
+		return bun.Safe("0")
+	}
+	var b strings.Builder
+	for i, id := range list {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return bun.Safe(b.String())
+}
+
 // sharePair is a token and an item shared with it.
 type sharePair struct {
 	TokenID int64 `bun:"tid"`
@@ -60,10 +78,7 @@ type sharePair struct {
 // albums, names directly or through a group: the only tokens the items can be
 // shared with.
 func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]int64, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
-	var ids []int64
+	var out []int64
 	// By index from the items to the principals their entries name, and
 	// from named groups to their members; tokens by primary key.
 	err := tx.NewRaw(`WITH x AS (
@@ -77,26 +92,23 @@ func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]
   SELECT gm.principal_id FROM named JOIN group_members AS gm ON gm.group_id = named.pid
 )
 SELECT t.id FROM c JOIN guest_tokens AS t ON t.id = c.pid AND t.owner_id = ?1`,
-		bun.List(items), owner).Scan(ctx, &ids)
+		ids(items), owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // sharedPairs lists which of the items are shared with which of the tokens,
 // by the rule's SQL.
 func sharedPairs(ctx context.Context, tx bun.IDB, owner int64, items, tokens []int64) ([]sharePair, error) {
-	if len(items) == 0 || len(tokens) == 0 {
-		return nil, nil
-	}
 	var out []sharePair
 	// Every pair of the items and tokens, each row by primary key, then the
 	// rule.
 	err := tx.NewRaw(`SELECT t.id AS tid, i.id AS iid FROM items AS i CROSS JOIN guest_tokens AS t
 WHERE i.id IN (?) AND t.id IN (?) AND i.owner_id = ? AND t.owner_id = ?
   AND `+VisibleSQL("i", "t.id")+` AND NOT `+PublicSQL("i"),
-		bun.List(items), bun.List(tokens), owner, owner).Scan(ctx, &out)
+		ids(items), ids(tokens), owner, owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
@@ -112,10 +124,25 @@ type reachEdit struct {
 	Tokens []int64
 }
 
+// statsDelta is what a write adds to the items and entries counts of
+// tokens; it is written in one statement at the end of the write.
+type statsDelta map[int64]*[2]int
+
+func (d statsDelta) add(token int64, items, entries int) {
+	v := d[token]
+	if v == nil {
+		v = new([2]int)
+		d[token] = v
+	}
+	v[0] += items
+	v[1] += entries
+}
+
 // withReach runs apply inside tx and moves the counts of token_stats by the
-// difference it makes to the shares of the edit's items. scope describes the
-// edit; it runs after the owner's lock is held, before apply.
-func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reachEdit, error), apply func() error) error {
+// difference it makes to the shares of the edit's items, plus what apply
+// adds to delta, in one statement. scope describes the edit; it runs after
+// the owner's lock is held, before apply.
+func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reachEdit, error), apply func(delta statsDelta) error) error {
 	if err := lockOwner(ctx, tx, owner); err != nil {
 		return err
 	}
@@ -137,7 +164,8 @@ func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reach
 	if err != nil {
 		return err
 	}
-	if err := apply(); err != nil {
+	delta := statsDelta{}
+	if err := apply(delta); err != nil {
 		return err
 	}
 	after, err := concerned()
@@ -148,37 +176,43 @@ func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reach
 	if err != nil {
 		return err
 	}
-	delta := map[int64]int{}
 	for _, p := range was {
-		delta[p.TokenID]--
+		delta.add(p.TokenID, -1, 0)
 	}
 	for _, p := range is {
-		delta[p.TokenID]++
+		delta.add(p.TokenID, +1, 0)
 	}
-	return addStats(ctx, tx, delta, "items")
+	return writeStats(ctx, tx, delta)
 }
 
-// addStats adds each token's delta to one column of token_stats.
-func addStats(ctx context.Context, tx bun.IDB, delta map[int64]int, column string) error {
-	for id, d := range delta {
-		if d == 0 {
+// writeStats adds the deltas to token_stats in one statement.
+func writeStats(ctx context.Context, tx bun.IDB, delta statsDelta) error {
+	var b strings.Builder
+	args := []any{}
+	for id, v := range delta {
+		if v[0] == 0 && v[1] == 0 {
 			continue
 		}
-		if _, err := tx.NewRaw(fmt.Sprintf("UPDATE token_stats SET %[1]s = %[1]s + ? WHERE token_id = ?", column), d, id).Exec(ctx); err != nil {
-			return translate(err)
+		if len(args) > 0 {
+			b.WriteString(", ")
 		}
+		b.WriteString("(?, ?, ?)")
+		args = append(args, id, v[0], v[1])
 	}
-	return nil
+	if len(args) == 0 {
+		b.WriteString("(0, 0, 0)") // nothing moved: the same one statement
+	}
+	_, err := tx.NewRaw(`WITH d (id, di, de) AS (VALUES `+b.String()+`)
+UPDATE token_stats SET items = token_stats.items + d.di, entries = token_stats.entries + d.de
+FROM d WHERE token_stats.token_id = d.id`, args...).Exec(ctx)
+	return translate(err)
 }
 
 // entryDelta moves the entries counts for ACL entries naming the principals
 // (one per entry, repeats counted) that appear (sign +1) or go away (sign
 // -1): a named token's own count, and the count of every token in a named
 // group.
-func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64, sign int) error {
-	if len(principals) == 0 {
-		return nil
-	}
+func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64, sign int, delta statsDelta) error {
 	times := map[int64]int{}
 	for _, p := range principals {
 		times[p]++
@@ -188,13 +222,12 @@ func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64
 		keys = append(keys, p)
 	}
 	var tokens []int64
-	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, bun.List(keys)).Scan(ctx, &tokens)
+	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, ids(keys)).Scan(ctx, &tokens)
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}
-	delta := map[int64]int{}
 	for _, t := range tokens {
-		delta[t] += sign * times[t]
+		delta.add(t, 0, sign*times[t])
 	}
 	var members []struct {
 		GroupID int64 `bun:"group_id"`
@@ -202,28 +235,25 @@ func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64
 	}
 	err = tx.NewRaw(`SELECT gm.group_id, gm.principal_id AS token_id FROM group_members AS gm
 JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?
-WHERE gm.group_id IN (?)`, owner, bun.List(keys)).Scan(ctx, &members)
+WHERE gm.group_id IN (?)`, owner, ids(keys)).Scan(ctx, &members)
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}
 	for _, m := range members {
-		delta[m.TokenID] += sign * times[m.GroupID]
+		delta.add(m.TokenID, 0, sign*times[m.GroupID])
 	}
-	return addStats(ctx, tx, delta, "entries")
+	return nil
 }
 
 // itemPrincipals lists the principals the entries of the items name, one per
 // entry.
 func itemPrincipals(ctx context.Context, tx bun.IDB, items []int64) ([]int64, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
-	var ids []int64
-	err := tx.NewRaw("SELECT principal_id FROM acl_entries WHERE item_id IN (?)", bun.List(items)).Scan(ctx, &ids)
+	var out []int64
+	err := tx.NewRaw("SELECT principal_id FROM acl_entries WHERE item_id IN (?)", ids(items)).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // withItemsChanging runs apply, a write that changes the ACL entries, public
@@ -240,7 +270,7 @@ func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int
 		entriesBefore, err = itemPrincipals(ctx, tx, items)
 		return reachEdit{Items: all}, err
 	}
-	return withReach(ctx, tx, owner, scope, func() error {
+	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
 		if err := apply(); err != nil {
 			return err
 		}
@@ -249,20 +279,17 @@ func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int
 			return err
 		}
 		gone, came := diffMultiset(entriesBefore, after)
-		if err := entryDelta(ctx, tx, owner, gone, -1); err != nil {
+		if err := entryDelta(ctx, tx, owner, gone, -1, delta); err != nil {
 			return err
 		}
-		return entryDelta(ctx, tx, owner, came, +1)
+		return entryDelta(ctx, tx, owner, came, +1, delta)
 	})
 }
 
 // withPhotos adds to the items the photos of those that are albums.
 func withPhotos(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]int64, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
 	var photos []int64
-	err := tx.NewRaw("SELECT id FROM items WHERE album_id IN (?) AND owner_id = ?", bun.List(items), owner).Scan(ctx, &photos)
+	err := tx.NewRaw("SELECT id FROM items WHERE album_id IN (?) AND owner_id = ?", ids(items), owner).Scan(ctx, &photos)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
@@ -314,19 +341,18 @@ func withMembershipChanging(ctx context.Context, tx bun.IDB, owner, group int64,
 		items, err := withPhotos(ctx, tx, owner, named)
 		return reachEdit{Items: items, Tokens: append(left, joined...)}, err
 	}
-	return withReach(ctx, tx, owner, scope, func() error {
+	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
 		if err := apply(); err != nil {
 			return err
 		}
 		left, joined := diffMultiset(before, after)
-		delta := map[int64]int{}
 		for _, t := range left {
-			delta[t] -= len(named)
+			delta.add(t, 0, -len(named))
 		}
 		for _, t := range joined {
-			delta[t] += len(named)
+			delta.add(t, 0, len(named))
 		}
-		return addStats(ctx, tx, delta, "entries")
+		return nil
 	})
 }
 
@@ -343,12 +369,9 @@ WHERE gm.group_id = ?`, owner, group).Scan(ctx, &ids)
 }
 
 // tokensAmong returns the ids that are owner's tokens.
-func tokensAmong(ctx context.Context, tx bun.IDB, owner int64, ids []int64) ([]int64, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
+func tokensAmong(ctx context.Context, tx bun.IDB, owner int64, list []int64) ([]int64, error) {
 	var out []int64
-	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, bun.List(ids)).Scan(ctx, &out)
+	err := tx.NewRaw("SELECT id FROM guest_tokens WHERE owner_id = ? AND id IN (?)", owner, ids(list)).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
@@ -428,9 +451,9 @@ func (s *Service) ItemsAdded(ctx context.Context, tx bun.IDB, owner int64, items
 	if err != nil {
 		return err
 	}
-	delta := map[int64]int{}
+	delta := statsDelta{}
 	for _, p := range pairs {
-		delta[p.TokenID]++
+		delta.add(p.TokenID, 1, 0)
 	}
-	return addStats(ctx, tx, delta, "items")
+	return writeStats(ctx, tx, delta)
 }

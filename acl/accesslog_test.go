@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/acl"
+	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
 )
@@ -311,7 +312,7 @@ func TestQueueOverflowMergesIdenticalEvents(t *testing.T) {
 		if n, err := w.s.TokenViews(ctx, w.tokA.ID); err != nil || n != 8 {
 			t.Errorf("token A views %d (%v), want 8", n, err)
 		}
-		gs, err := w.s.TokenGrants(ctx, w.owner, w.tokA.ID)
+		gs, _, err := w.s.TokenGrantsPage(ctx, w.owner, w.tokA.ID, app.Page{})
 		if err != nil || len(gs) != 1 || gs[0].Views != 8 {
 			t.Errorf("token A grants %+v (%v), want one with 8 views", gs, err)
 		}

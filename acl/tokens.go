@@ -375,29 +375,6 @@ type Grant struct {
 	Views   int     `bun:"views"`
 }
 
-// TokenGrants lists every ACL entry that names the token or a group holding
-// it, with the token's views of each item; one query.
-func (s *Service) TokenGrants(ctx context.Context, owner, id int64) ([]Grant, error) {
-	var gs []Grant
-	err := s.DB.NewRaw(`SELECT e.item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, e.deny,
-  CASE WHEN e.principal_id = ?0 THEN NULL ELSE e.principal_id END AS via,
-  g.name AS via_name,
-  COALESCE((SELECT v.views FROM token_item_views AS v WHERE v.token_id = ?0 AND v.item_id = e.item_id), 0) AS views
-FROM (
-  SELECT item_id, principal_id, deny FROM acl_entries WHERE principal_id = ?0
-  UNION ALL
-  SELECT e.item_id, e.principal_id, e.deny FROM group_members AS gm
-  JOIN acl_entries AS e ON e.principal_id = gm.group_id WHERE gm.principal_id = ?0
-) AS e
-JOIN items AS i ON i.id = e.item_id AND i.owner_id = ?1
-LEFT JOIN groups AS g ON g.id = e.principal_id
-ORDER BY e.item_id DESC, via`, id, owner).Scan(ctx, &gs)
-	if err != nil && !isNoRows(err) {
-		return nil, translate(err)
-	}
-	return gs, nil
-}
-
 // TokenViews counts the token's page views (openings and downloads are
 // counted apart), from the views kept per item by the access log's flush.
 func (s *Service) TokenViews(ctx context.Context, id int64) (int, error) {

@@ -142,8 +142,9 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // TokenGrantsPage lists one page of the ACL entries that name the token or a
-// group holding it (TokenGrants' order: newest item first, the entry naming
-// the token before those naming its groups), and the cursor of the next page.
+// group holding it (newest item first, the entry naming
+// the token before those naming its groups), with the token's views of
+// each item, and the cursor of the next page.
 // Each source — the token's own entries, each of its groups' — is read by
 // index from the cursor for one page only, so a page costs the same however
 // many entries name the token.

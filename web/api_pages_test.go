@@ -275,3 +275,29 @@ func TestTokensPagePagesAndFilters(t *testing.T) {
 		pagesContains(t, "an unknown status", pagesOK(t, cl, "/settings/tokens?status=nonsense"), ">Guest 52<")
 	})
 }
+
+// A token's page lists the items it is on 100 at a time, with a link to
+// the older ones.
+func TestTokenPagePagesItsGrants(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		tk := alice.newToken(`{"name":"Everywhere"}`)
+		for i := 0; i < 103; i++ {
+			p := alice.post(fmt.Sprintf("Note %03d", i), "x")
+			alice.putACL(p, false, []int64{tk.ID}, nil)
+		}
+		cl := e.client()
+		cl.login("alice")
+		first := pagesOK(t, cl, fmt.Sprintf("/settings/tokens/%d", tk.ID))
+		pagesContains(t, "the first page", first, ">Note 102<", ">Note 003<", "Older items")
+		pagesLacks(t, "the first page", first, ">Note 002<")
+		m := regexp.MustCompile(`href="([^"]+\?grants=[^"]+)" rel="next"`).FindStringSubmatch(first)
+		if m == nil {
+			t.Fatalf("no link to the older items")
+		}
+		second := pagesOK(t, cl, html.UnescapeString(m[1]))
+		pagesContains(t, "the second page", second, ">Note 002<", ">Note 000<", "First items")
+		pagesLacks(t, "the second page", second, ">Note 003<", "Older items")
+	})
+}

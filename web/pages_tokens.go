@@ -64,8 +64,12 @@ func (s *Server) tokenRows(ts []acl.TokenSummary) []tokenRow {
 	return out
 }
 
-// tokensPerPage is how many guest links /settings/tokens shows at a time.
-const tokensPerPage = 50
+// tokensPerPage is how many guest links /settings/tokens shows at a time,
+// grantsPerPage how many items a token's page lists.
+const (
+	tokensPerPage = 50
+	grantsPerPage = 100
+)
 
 func (s *Server) tokensPage(c *fiber.Ctx) error {
 	return s.renderTokens(c, fiber.StatusOK, fiber.Map{})
@@ -311,10 +315,18 @@ func (s *Server) renderToken(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	if err != nil {
 		return err
 	}
-	grants, err := s.ACL.TokenGrants(ctx, owner, id)
+	// The grants a page at a time, in the API's order, from ?grants=.
+	grants, next, err := s.ACL.TokenGrantsPage(ctx, owner, id, app.Page{Limit: grantsPerPage, Cursor: c.Query("grants")})
+	if app.ErrorCode(err) == app.EInvalid {
+		grants, next, err = s.ACL.TokenGrantsPage(ctx, owner, id, app.Page{Limit: grantsPerPage})
+	}
 	if err != nil {
 		return err
 	}
+	if next != "" {
+		data["GrantsNext"] = tokenPath(id) + "?grants=" + url.QueryEscape(next) + "#grants-h"
+	}
+	data["GrantsFirst"] = c.Query("grants") != ""
 	views, err := s.ACL.TokenViews(ctx, id)
 	if err != nil {
 		return err

@@ -89,11 +89,7 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
 	if err != nil {
 		return err
 	}
-	flagged, err := s.ACL.CountFlagged(c.UserContext(), member(c).ID)
-	if err != nil {
-		return err
-	}
-	data["Tokens"], data["Flagged"], data["Filter"] = s.tokenRows(ts), flagged, q
+	data["Tokens"], data["Filter"] = s.tokenRows(ts), q
 	data["Filtered"] = q.Q != "" || q.Status != "" || q.Flag != ""
 	if next != "" {
 		more := url.Values{"cursor": {next}}
@@ -166,6 +162,18 @@ func (s *Server) createTokenForm(c *fiber.Ctx) error {
 	return formError(err, func(status int, msg string) error {
 		return s.renderTokens(c, status, fiber.Map{"Error": msg, "Form": v})
 	})
+}
+
+// flaggedPage shows how many active links the audit flags (in no ACL, or
+// unused for a long time) before revoking them all: the count goes over
+// every token of the owner, so it is here, on the page that asks for it,
+// and not on every page of the list.
+func (s *Server) flaggedPage(c *fiber.Ctx) error {
+	n, err := s.ACL.CountFlagged(c.UserContext(), member(c).ID)
+	if err != nil {
+		return err
+	}
+	return s.page(c, "tokens_flagged", "Revoke flagged links", fiber.Map{"Flagged": n, "Nav": "tokens"})
 }
 
 // revokeFlaggedForm revokes every active token the audit flags: in no ACL,

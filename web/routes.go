@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	a.Get("/settings/tokens", with(owner, s.tokensPage)...)
 	a.Post("/settings/tokens", with(owner, s.createTokenForm)...)
 	// Registered before /settings/tokens/:id, which would take it for an id.
+	a.Get("/settings/tokens/revoke-flagged", with(owner, s.flaggedPage)...)
 	a.Post("/settings/tokens/revoke-flagged", with(owner, s.revokeFlaggedForm)...)
 	a.Get("/settings/tokens/:id", with(owner, s.tokenPage)...)
 	a.Post("/settings/tokens/:id", with(owner, s.updateTokenForm)...)

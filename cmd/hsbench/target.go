@@ -364,6 +364,14 @@ func createPostgres(ctx context.Context, baseURL string) (string, func() error, 
 		return "", nil, err
 	}
 	u.Path = "/" + name
+	// Seeding S4 at full scale runs statements of minutes (bulk inserts,
+	// the first count of every token's reach); the product's 10 s default
+	// would end them. The URL's read_timeout is also the statement timeout.
+	q := u.Query()
+	if !q.Has("read_timeout") && !q.Has("statement_timeout") {
+		q.Set("read_timeout", "30m")
+		u.RawQuery = q.Encode()
+	}
 	return u.String(), drop, nil
 }
 

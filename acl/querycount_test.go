@@ -23,7 +23,7 @@ func TestAuditQueriesDoNotGrowWithTheData(t *testing.T) {
 		w := tkNewWorld(t, db)
 		ctx := context.Background()
 		type world struct {
-			owner, token, group, other, item int64
+			owner, token, group, item int64
 		}
 		build := func(handle string, n int) world {
 			m := w.member(handle)

@@ -68,6 +68,21 @@ func ids(list []int64) bun.Safe {
 	return bun.Safe(b.String())
 }
 
+// rows is a list for VALUES: "(1), (2)", never empty ("(0)" names nothing).
+func rows(list []int64) string {
+	if len(list) == 0 {
+		return "(0)"
+	}
+	var b strings.Builder
+	for i, id := range list {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + strconv.FormatInt(id, 10) + ")")
+	}
+	return b.String()
+}
+
 // sharePair is a token and an item shared with it.
 type sharePair struct {
 	TokenID int64 `bun:"tid"`
@@ -81,9 +96,9 @@ func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]
 	var out []int64
 	// By index from the items to the principals their entries name, and
 	// from named groups to their members; tokens by primary key.
-	err := tx.NewRaw(`WITH x AS (
-  SELECT id FROM items WHERE id IN (?0) AND owner_id = ?1
-  UNION SELECT album_id FROM items WHERE id IN (?0) AND owner_id = ?1 AND album_id IS NOT NULL
+	err := tx.NewRaw(`WITH w (id) AS (VALUES `+rows(items)+`), x AS (
+  SELECT i.id FROM w JOIN items AS i ON i.id = w.id AND i.owner_id = ?0
+  UNION SELECT i.album_id FROM w JOIN items AS i ON i.id = w.id AND i.owner_id = ?0 AND i.album_id IS NOT NULL
 ), named AS (
   SELECT e.principal_id AS pid FROM x JOIN acl_entries AS e ON e.item_id = x.id
 ), c AS (
@@ -91,8 +106,8 @@ func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]
   UNION
   SELECT gm.principal_id FROM named JOIN group_members AS gm ON gm.group_id = named.pid
 )
-SELECT t.id FROM c JOIN guest_tokens AS t ON t.id = c.pid AND t.owner_id = ?1`,
-		ids(items), owner).Scan(ctx, &out)
+SELECT t.id FROM c JOIN guest_tokens AS t ON t.id = c.pid AND t.owner_id = ?0`,
+		owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
@@ -105,10 +120,14 @@ func sharedPairs(ctx context.Context, tx bun.IDB, owner int64, items, tokens []i
 	var out []sharePair
 	// Every pair of the items and tokens, each row by primary key, then the
 	// rule.
-	err := tx.NewRaw(`SELECT t.id AS tid, i.id AS iid FROM items AS i CROSS JOIN guest_tokens AS t
-WHERE i.id IN (?) AND t.id IN (?) AND i.owner_id = ? AND t.owner_id = ?
+	// rule. The ids come as rows, so that both databases look each one up
+	// by primary key rather than scan the owner's items for them.
+	err := tx.NewRaw(`WITH wi (id) AS (VALUES `+rows(items)+`), wt (id) AS (VALUES `+rows(tokens)+`)
+SELECT t.id AS tid, i.id AS iid FROM wi JOIN items AS i ON i.id = wi.id
+CROSS JOIN wt JOIN guest_tokens AS t ON t.id = wt.id
+WHERE i.owner_id = ? AND t.owner_id = ?
   AND `+VisibleSQL("i", "t.id")+` AND NOT `+PublicSQL("i"),
-		ids(items), ids(tokens), owner, owner).Scan(ctx, &out)
+		owner, owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}

@@ -132,8 +132,10 @@ func runAudit(ctx context.Context, o *options, t *target, progress func(string, 
 		name string
 		fn   call
 	}{
-		{"token list, first page (ListTokensPage)", func(ctx context.Context, ow *auditOwner, _ int) error {
-			_, _, err := t.acl.ListTokensPage(ctx, ow.id, acl.TokenQuery{Page: app.Page{Limit: app.DefaultPageSize}})
+		// A page as long as the small owner's whole list (10 tokens), so
+		// that both owners' pages hold as many rows.
+		{"token list, first page of 10 (ListTokensPage)", func(ctx context.Context, ow *auditOwner, _ int) error {
+			_, _, err := t.acl.ListTokensPage(ctx, ow.id, acl.TokenQuery{Page: app.Page{Limit: int(res.small.tokens)}})
 			return err
 		}},
 		{"token page (Token + TokenGrantsPage + TokenViews + TokenAccess)", func(ctx context.Context, ow *auditOwner, _ int) error {

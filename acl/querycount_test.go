@@ -3,6 +3,7 @@ package acl_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -99,4 +100,43 @@ func TestAuditQueriesDoNotGrowWithTheData(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A membership write that changes nothing (the token is already in the
+// group, or was not in it) looks at no item at all.
+func TestMembershipNoOpReadsNoShares(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := tkNewWorld(t, db)
+		ctx := context.Background()
+		alice := w.member("alice")
+		tk, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("in")})
+		other, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("other")})
+		g := w.group(alice.ID, "Family", tk.ID)
+		for i := 0; i < 20; i++ {
+			p := w.post(alice.ID, fmt.Sprintf("p%d", i))
+			w.acl(alice.ID, p, false, []int64{g, other.ID}, nil)
+		}
+		hook := &shareCounter{}
+		db.AddQueryHook(hook)
+		if err := w.s.AddGroupMember(ctx, alice.ID, g, tk.ID); err != nil {
+			t.Fatal(err)
+		}
+		if hook.candidates != 0 {
+			t.Errorf("adding a token already in the group looked for candidate tokens %d times", hook.candidates)
+		}
+	})
+}
+
+// shareCounter counts the candidate lookups a write makes.
+type shareCounter struct{ candidates int }
+
+func (h *shareCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+
+func (h *shareCounter) AfterQuery(_ context.Context, ev *bun.QueryEvent) {
+	if strings.Contains(ev.Query, "SELECT e.principal_id AS pid FROM x JOIN acl_entries") {
+		h.candidates++
+	}
 }

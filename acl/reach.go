@@ -358,7 +358,10 @@ func withMembershipChanging(ctx context.Context, tx bun.IDB, owner, group int64,
 		}
 		left, joined := diffMultiset(before, after)
 		items, err := withPhotos(ctx, tx, owner, named)
-		return reachEdit{Items: items, Tokens: append(left, joined...)}, err
+		// Only the tokens that join or leave; none (a token already in the
+		// group, or one that was not) is an empty list, not "every
+		// candidate".
+		return reachEdit{Items: items, Tokens: append(append([]int64{}, left...), joined...)}, err
 	}
 	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
 		if err := apply(); err != nil {

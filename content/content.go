@@ -326,6 +326,12 @@ type Access struct {
 	TokenID      int64
 	CanDownload  bool
 	ShowMetadata bool
+	// SharedBy is the owner's display name; TokenNote and TokenExpires are
+	// the note and expiry of the link the guest came through (TokenID).
+	// They come with the item, in the same statement, for the guest pages.
+	SharedBy     string
+	TokenNote    string
+	TokenExpires *time.Time
 }
 
 // guestRow is an item seen through a token.
@@ -334,6 +340,7 @@ type guestRow struct {
 	ViaToken     int64      `bun:"via_token"`
 	CanDownload  bool       `bun:"can_download"`
 	ShowMetadata bool       `bun:"show_metadata"`
+	OwnerName    string     `bun:"owner_name"`
 	TokenNote    string     `bun:"token_note"`
 	TokenExpires *time.Time `bun:"token_expires"`
 }
@@ -361,10 +368,13 @@ func tokenClause(g acl.GuestSession, now time.Time) (string, []any) {
 // come in one query.
 func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error) {
 	if v.Member != nil {
-		it := new(Item)
-		err := s.DB.NewSelect().Model(it).Where("i.id = ?0 AND (i.owner_id = ?1 OR "+acl.VisibleSQL("i", "?1")+")", id, v.Member.ID).Scan(ctx)
+		row := new(guestRow)
+		err := s.DB.NewSelect().Model(row).ModelTableExpr("items AS i").ColumnExpr("i.*, m.display_name AS owner_name").
+			Join("JOIN members AS m ON m.id = i.owner_id").
+			Where("i.id = ?0 AND (i.owner_id = ?1 OR "+acl.VisibleSQL("i", "?1")+")", id, v.Member.ID).Scan(ctx)
 		if err == nil {
-			return &Access{Item: it, Owner: it.OwnerID == v.Member.ID, CanDownload: true, ShowMetadata: it.OwnerID == v.Member.ID}, nil
+			own := row.OwnerID == v.Member.ID
+			return &Access{Item: &row.Item, Owner: own, CanDownload: true, ShowMetadata: own, SharedBy: row.OwnerName}, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, translate(err)
@@ -376,7 +386,8 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
 		return nil, translate(err)
 	}
-	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, CanDownload: row.CanDownload, ShowMetadata: row.ShowMetadata}, nil
+	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, CanDownload: row.CanDownload,
+		ShowMetadata: row.ShowMetadata, SharedBy: row.OwnerName, TokenNote: row.TokenNote, TokenExpires: row.TokenExpires}, nil
 }
 
 // tokensArg passes a guest session's tokens to the prepared guest view as
@@ -402,14 +413,17 @@ func tokensArg(g acl.GuestSession) string {
 // anyone may see (acl.PublicSQL) opens without a token, with no download and
 // no metadata. Arguments: item id, tokensArg, now.
 const guestViewSQL = `SELECT i.*, COALESCE(g.via_token, 0) AS via_token,
-  COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata
+  COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata,
+  m.display_name AS owner_name, COALESCE(vt.note, '') AS token_note, vt.expires_at AS token_expires
 FROM items AS i
+JOIN members AS m ON m.id = i.owner_id
 JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata
   FROM {tokens}
   JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
   JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id
   WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
     AND {visible}) AS g ON g.via_token IS NOT NULL OR {public}
+LEFT JOIN guest_tokens AS vt ON vt.id = g.via_token
 WHERE i.id = {item}`
 
 func newGuestView(db *bun.DB) *database.Prepared {
@@ -429,6 +443,8 @@ type SharedItem struct {
 	TokenID      int64
 	TokenNote    string
 	TokenExpires *time.Time
+	// SharedBy is the owner's display name.
+	SharedBy string
 }
 
 // Shared lists everything the guest's tokens may open now, newest first.
@@ -439,8 +455,9 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 	clause, args := tokenClause(g, s.now())
 	var rows []guestRow
 	err := s.DB.NewSelect().Model(&rows).
-		ColumnExpr("i.*, t.id AS via_token, t.note AS token_note, t.expires_at AS token_expires").
+		ColumnExpr("i.*, t.id AS via_token, t.note AS token_note, t.expires_at AS token_expires, m.display_name AS owner_name").
 		Join("JOIN guest_tokens AS t ON t.owner_id = i.owner_id").
+		Join("JOIN members AS m ON m.id = i.owner_id").
 		Where(clause, args...).
 		// What was shared with the token: visible to it, and not to everyone.
 		Where(acl.VisibleSQL("i", "t.id")).
@@ -456,7 +473,7 @@ func (s *Service) Shared(ctx context.Context, g acl.GuestSession) ([]SharedItem,
 			continue
 		}
 		seen[r.ID] = true
-		out = append(out, SharedItem{Item: r.Item, TokenID: r.ViaToken, TokenNote: r.TokenNote, TokenExpires: r.TokenExpires})
+		out = append(out, SharedItem{Item: r.Item, TokenID: r.ViaToken, TokenNote: r.TokenNote, TokenExpires: r.TokenExpires, SharedBy: r.OwnerName})
 	}
 	return out, nil
 }

@@ -191,7 +191,7 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 	for i := range items {
 		it := &items[i]
 		if !seen[it.TokenID] && (it.TokenNote != "" || it.TokenExpires != nil) {
-			n := sharedNote{From: s.sharerName(ctx, it.OwnerID), Note: it.TokenNote}
+			n := sharedNote{From: it.SharedBy, Note: it.TokenNote}
 			if it.TokenExpires != nil {
 				n.Until = newGuestTime(*it.TokenExpires, s.Clock.Now())
 			}

@@ -365,3 +365,24 @@ func TestGuestPagesAreNotRestoredFromTheBackForwardCache(t *testing.T) {
 		t.Errorf("gallery.js has no pageshow handler that reloads a restored page")
 	}
 }
+
+// The sharer's name and the link's note come with the item in the guest
+// view's one statement: an edit of the note shows on the very next page.
+func TestGuestPageShowsTheNoteAsEdited(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		p := alice.post("Trip", "We leave on Friday.")
+		tk := alice.share(p, `{"note":"See you soon"}`)
+		cl := e.client()
+		_, page := gtOpenLink(t, cl, tk.Link)
+		if body := gtStatus(t, "the post", page, http.StatusOK); !strings.Contains(body, "See you soon") || !strings.Contains(body, "Alice") {
+			t.Fatalf("the guest page lacks the note or the sharer:\n%s", gtShort(body))
+		}
+		alice.call(http.MethodPatch, fmt.Sprintf("/api/v1/tokens/%d", tk.ID), `{"note":"Bring a coat"}`, http.StatusOK)
+		body := gtStatus(t, "the post after the edit", gtGet(t, cl, fmt.Sprintf("/items/%d", p)), http.StatusOK)
+		if !strings.Contains(body, "Bring a coat") || strings.Contains(body, "See you soon") {
+			t.Errorf("the guest page after the note's edit:\n%s", gtShort(body))
+		}
+	})
+}

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"hubshare/content"
@@ -224,97 +222,4 @@ type errorView struct {
 	Action, ActionLabel string
 	// SignIn offers the members' sign-in page as a small link.
 	SignIn bool
-}
-
-// sharingCache keeps, for a minute, what a guest page says about who shared
-// an item and through which link (the owner's display name, the token's
-// note and expiry), so that a guest's view of an item stays one database
-// round trip: access itself is decided afresh on every request, only these
-// words may be a minute old.
-type sharingCache struct {
-	mu      sync.Mutex
-	names   map[int64]cachedName
-	tokens  map[int64]cachedToken
-	entries int
-}
-
-const (
-	sharingTTL     = time.Minute
-	sharingEntries = 10_000
-)
-
-type cachedName struct {
-	name string
-	at   time.Time
-}
-
-type cachedToken struct {
-	note    string
-	expires *time.Time
-	at      time.Time
-}
-
-func (c *sharingCache) name(owner int64, now time.Time) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.names[owner]
-	return e.name, ok && now.Sub(e.at) < sharingTTL
-}
-
-func (c *sharingCache) token(id int64, now time.Time) (cachedToken, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.tokens[id]
-	return e, ok && now.Sub(e.at) < sharingTTL
-}
-
-// room makes the maps, and empties them when full; c.mu is held.
-func (c *sharingCache) room() {
-	if c.names == nil || c.entries >= sharingEntries {
-		c.names, c.tokens, c.entries = map[int64]cachedName{}, map[int64]cachedToken{}, 0
-	}
-	c.entries++
-}
-
-func (c *sharingCache) putName(owner int64, name string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.room()
-	c.names[owner] = cachedName{name, now}
-}
-
-func (c *sharingCache) putToken(id int64, t cachedToken) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.room()
-	c.tokens[id] = t
-}
-
-// sharerName is the display name of an item's owner ("" if unknown).
-func (s *Server) sharerName(ctx context.Context, owner int64) string {
-	now := time.Now()
-	if name, ok := s.sharing.name(owner, now); ok {
-		return name
-	}
-	name := ""
-	if m, err := s.ACL.MemberByID(ctx, owner); err == nil {
-		name = m.DisplayName
-	}
-	s.sharing.putName(owner, name, now)
-	return name
-}
-
-// sharingToken is the note and expiry of the token a guest page was opened
-// through.
-func (s *Server) sharingToken(ctx context.Context, owner, id int64) (note string, expires *time.Time) {
-	now := time.Now()
-	if t, ok := s.sharing.token(id, now); ok {
-		return t.note, t.expires
-	}
-	t, err := s.ACL.Token(ctx, owner, id)
-	if err != nil {
-		return "", nil
-	}
-	s.sharing.putToken(id, cachedToken{note: t.Note, expires: t.ExpiresAt, at: now})
-	return t.Note, t.ExpiresAt
 }

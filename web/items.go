@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -40,7 +39,7 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer) error {
 	ctx := c.UserContext()
 	it := acc.Item
-	gi := guestItem{ID: it.ID, Title: it.Title, DocTitle: it.Title, Kind: it.Kind, SharedBy: s.sharerName(ctx, it.OwnerID)}
+	gi := guestItem{ID: it.ID, Title: it.Title, DocTitle: it.Title, Kind: it.Kind, SharedBy: acc.SharedBy}
 	if gi.DocTitle == "" {
 		gi.DocTitle = kindLabel(it.Kind)
 		if it.Kind == content.KindPost {
@@ -48,10 +47,9 @@ func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.View
 		}
 	}
 	if acc.TokenID != 0 {
-		var expires *time.Time
-		gi.Note, expires = s.sharingToken(ctx, it.OwnerID, acc.TokenID)
-		if expires != nil {
-			gi.Until = newGuestTime(*expires, s.Clock.Now())
+		gi.Note = acc.TokenNote
+		if acc.TokenExpires != nil {
+			gi.Until = newGuestTime(*acc.TokenExpires, s.Clock.Now())
 		}
 	}
 	if len(v.Guest.Tokens) > 0 {

@@ -53,7 +53,6 @@ type Server struct {
 	started time.Time
 	proxies []netip.Prefix
 	setup   firstRun
-	sharing sharingCache
 }
 
 // Body limits: forms and JSON are small; uploads have their own, enforced

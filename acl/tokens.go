@@ -320,47 +320,6 @@ type TokenSummary struct {
 	Entries int `bun:"entries"`
 }
 
-// ListTokens lists owner's tokens, newest first, each with the number of
-// items it opens now (shared with it directly, through a group or an album,
-// deny taken into account; public items count for nobody; a revoked, expired
-// or used-up token opens nothing) and the number of ACL entries that name
-// it. The counts are kept by every write that changes them (token_stats), so
-// a listing reads one row per token whatever the size of the owner's data.
-func (s *Service) ListTokens(ctx context.Context, owner int64) ([]TokenSummary, error) {
-	for attempt := 0; ; attempt++ {
-		var rows []struct {
-			TokenSummary `bun:",extend"`
-			Kept         bool `bun:"kept"`
-		}
-		err := s.DB.NewSelect().Model(&rows).ModelTableExpr("guest_tokens AS guest_token").
-			ColumnExpr("guest_token.*").
-			ColumnExpr("COALESCE(st.items, 0) AS items, COALESCE(st.entries, 0) AS entries").
-			ColumnExpr("st.token_id IS NOT NULL AS kept").
-			Join("LEFT JOIN token_stats AS st ON st.token_id = guest_token.id").
-			Where("guest_token.owner_id = ?", owner).Order("guest_token.id DESC").Scan(ctx)
-		if err != nil && !isNoRows(err) {
-			return nil, translate(err)
-		}
-		now := s.now()
-		out := make([]TokenSummary, 0, len(rows))
-		missing := false
-		for _, r := range rows {
-			missing = missing || !r.Kept
-			if r.Status(now) != StatusActive {
-				r.Items = 0
-			}
-			out = append(out, r.TokenSummary)
-		}
-		if !missing || attempt > 0 {
-			return out, nil
-		}
-		// Tokens from before the counts were kept: count the owner's once.
-		if err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return rebuildStats(ctx, tx, owner) }); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // Grant is one ACL entry that reaches a token, directly or through a group.
 type Grant struct {
 	ItemID    int64  `bun:"item_id"`

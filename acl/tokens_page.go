@@ -24,6 +24,23 @@ const (
 	FlagUnused = "unused"
 )
 
+// The token-list rules as SQL conditions on guest_tokens AS guest_token and
+// token_stats AS st, for lists and counts; Status, InNoACL and Stale say the
+// same of one token in Go. Arguments: now (active), now - StaleAfter (stale).
+const (
+	activeSQL = `guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
+  AND (guest_token.max_uses IS NULL OR guest_token.uses < guest_token.max_uses)`
+	staleSQL   = `COALESCE(guest_token.last_used_at, guest_token.created_at) < ?`
+	noACLSQL   = `COALESCE(st.entries, 0) = 0`
+	flaggedSQL = activeSQL + ` AND (` + noACLSQL + ` OR ` + staleSQL + `)`
+)
+
+// Flagged reports whether the audit flags the token: active, and in no ACL
+// or stale.
+func (t *TokenSummary) Flagged(now time.Time) bool {
+	return t.Status(now) == StatusActive && (t.InNoACL() || t.Stale(now))
+}
+
 // InNoACL reports whether no ACL entry names the token, directly or through
 // a group.
 func (t *TokenSummary) InNoACL() bool { return t.Entries == 0 }
@@ -91,12 +108,10 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 	if name := strings.TrimSpace(q.Q); name != "" {
 		sel = sel.Where(`lower(guest_token.name) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(name))+"%")
 	}
-	active := `guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
-  AND (guest_token.max_uses IS NULL OR guest_token.uses < guest_token.max_uses)`
 	switch q.Status {
 	case "":
 	case StatusActive:
-		sel = sel.Where(active, now)
+		sel = sel.Where(activeSQL, now)
 	case StatusRevoked:
 		sel = sel.Where("guest_token.revoked_at IS NOT NULL")
 	case StatusExpired:
@@ -110,9 +125,9 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 	switch q.Flag {
 	case "":
 	case FlagStale:
-		sel = sel.Where(active, now).Where("COALESCE(guest_token.last_used_at, guest_token.created_at) < ?", now.Add(-StaleAfter))
+		sel = sel.Where(activeSQL, now).Where(staleSQL, now.Add(-StaleAfter))
 	case FlagUnused:
-		sel = sel.Where("COALESCE(st.entries, 0) = 0")
+		sel = sel.Where(noACLSQL)
 	default:
 		return nil, "", false, app.Errorf(app.EInvalid, "flag must be stale or unused.")
 	}
@@ -222,9 +237,21 @@ LIMIT ?`, append(append([]any{id}, args...), owner, limit+1)...).Scan(ctx, &gs)
 func (s *Service) CountFlagged(ctx context.Context, owner int64) (int, error) {
 	now := s.now()
 	var n int
-	err := s.DB.NewRaw(`SELECT count(*) FROM guest_tokens AS t LEFT JOIN token_stats AS st ON st.token_id = t.id
-WHERE t.owner_id = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)
-  AND (t.max_uses IS NULL OR t.uses < t.max_uses)
-  AND (COALESCE(st.entries, 0) = 0 OR COALESCE(t.last_used_at, t.created_at) < ?)`, owner, now, now.Add(-StaleAfter)).Scan(ctx, &n)
+	err := s.DB.NewRaw(`SELECT count(*) FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
+WHERE guest_token.owner_id = ? AND `+flaggedSQL, owner, now, now.Add(-StaleAfter)).Scan(ctx, &n)
 	return n, translate(err)
+}
+
+// RevokeFlagged revokes, in one statement, every token of owner that the
+// audit flags, and says how many.
+func (s *Service) RevokeFlagged(ctx context.Context, owner int64) (int64, error) {
+	now := s.now()
+	res, err := s.DB.NewRaw(`UPDATE guest_tokens SET revoked_at = ? WHERE id IN (
+  SELECT guest_token.id FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
+  WHERE guest_token.owner_id = ? AND `+flaggedSQL+`)`, now, owner, now, now.Add(-StaleAfter)).Exec(ctx)
+	if err != nil {
+		return 0, translate(err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }

@@ -295,7 +295,7 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 			// ListTokens counts, set-wise, what is shared with each live
 			// token (visible to it, not public): the same answer as the
 			// decision item by item.
-			listed, err := w.s.ListTokens(ctx, owner)
+			listed, err := tkListTokens(w.s, ctx, owner)
 			if err != nil {
 				rt.Fatal(err)
 			}

@@ -187,7 +187,7 @@ func TestBrowserShareJourney(t *testing.T) {
 	if err := e.svc.Log.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := e.svc.ListTokens(context.Background(), 1)
+	tokens, err := listTokens(e, context.Background(), 1)
 	if err != nil || len(tokens) != 1 {
 		t.Fatalf("tokens: %v %v", tokens, err)
 	}

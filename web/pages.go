@@ -22,10 +22,6 @@ import (
 // service, then redirect (303 with a flash code) or re-render the page with
 // the message of a rule the input broke.
 
-// staleAfter is how long an active guest link may go unused before the audit
-// flags it.
-const staleAfter = 30 * 24 * time.Hour
-
 // Limits on the recent history shown on the share panel and a token's page.
 const (
 	itemHistoryLimit  = 50

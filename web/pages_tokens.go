@@ -28,10 +28,9 @@ type tokenRow struct {
 	Expiry    string // for the extend field
 	NoACL     bool
 	Stale     bool
+	// Flagged: the bulk revoke takes the token (acl.TokenSummary.Flagged).
+	Flagged bool
 }
-
-// Flagged reports whether the bulk revoke takes the token.
-func (r tokenRow) Flagged() bool { return r.Status == acl.StatusActive && (r.NoACL || r.Stale) }
 
 // Active reports whether the token opens anything now.
 func (r tokenRow) Active() bool { return r.Status == acl.StatusActive }
@@ -45,21 +44,12 @@ func maxUsesText(n *int) string {
 
 func (s *Server) tokenRows(ts []acl.TokenSummary) []tokenRow {
 	now := s.Clock.Now()
-	cutoff := now.Add(-staleAfter)
 	out := make([]tokenRow, 0, len(ts))
 	for i := range ts {
 		t := &ts[i]
-		r := tokenRow{ID: t.ID, Name: t.Name, Status: t.Status(now), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
+		out = append(out, tokenRow{ID: t.ID, Name: t.Name, Status: t.Status(now), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
 			LastUsed: t.LastUsedAt, Items: t.Items, Created: t.CreatedAt, ExpiresAt: t.ExpiresAt, Expiry: inputTime(t.ExpiresAt),
-			NoACL: t.Entries == 0}
-		if r.Status == acl.StatusActive {
-			if t.LastUsedAt != nil {
-				r.Stale = t.LastUsedAt.Before(cutoff)
-			} else {
-				r.Stale = t.CreatedAt.Before(cutoff)
-			}
-		}
-		out = append(out, r)
+			NoACL: t.InNoACL(), Stale: t.Stale(now), Flagged: t.Flagged(now)})
 	}
 	return out
 }
@@ -179,17 +169,8 @@ func (s *Server) flaggedPage(c *fiber.Ctx) error {
 // revokeFlaggedForm revokes every active token the audit flags: in no ACL,
 // or unused for a long time.
 func (s *Server) revokeFlaggedForm(c *fiber.Ctx) error {
-	ctx, owner := c.UserContext(), member(c).ID
-	ts, err := s.ACL.ListTokens(ctx, owner)
-	if err != nil {
+	if _, err := s.ACL.RevokeFlagged(c.UserContext(), member(c).ID); err != nil {
 		return err
-	}
-	for _, r := range s.tokenRows(ts) {
-		if r.Flagged() {
-			if err := s.ACL.RevokeToken(ctx, owner, r.ID); err != nil {
-				return err
-			}
-		}
 	}
 	return seeOther(c, "/settings/tokens?done=revoked")
 }

@@ -88,7 +88,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| S1 ", "| S2 ", "| S3 ", "| S6 ", "S4 owner audit", "| ListTokens(owner) "} {
+	for _, want := range []string{"| S1 ", "| S2 ", "| S3 ", "| S6 ", "S4 owner audit", "| token list, first page"} {
 		if !strings.Contains(out.String(), want) || !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -25,46 +25,31 @@ type AccessEntry struct {
 	Reason string `bun:"reason" json:"reason,omitempty"`
 }
 
-// ItemAccess returns the access log of one of owner's items, newest first.
-func (s *Service) ItemAccess(ctx context.Context, owner, item int64, limit int) ([]AccessEntry, error) {
-	if _, err := ownedItem(ctx, s.DB, owner, item); err != nil {
-		return nil, err
-	}
-	return s.access(ctx, owner, "l.item_id = ?", item, limit)
-}
-
-// TokenAccess returns the access history of one of owner's tokens, newest first.
-func (s *Service) TokenAccess(ctx context.Context, owner, token int64, limit int) ([]AccessEntry, error) {
-	if _, err := s.Token(ctx, owner, token); err != nil {
-		return nil, err
-	}
-	return s.access(ctx, owner, "l.token_id = ?", token, limit)
-}
-
-// access reads log entries of owner's tokens. An entry names an item only
-// when that item is owner's too: whatever ids reached the log, no audit
-// surface shows another member's item or token.
-func (s *Service) access(ctx context.Context, owner int64, where string, arg int64, limit int) ([]AccessEntry, error) {
-	out := []AccessEntry{}
-	err := s.DB.NewSelect().TableExpr("access_log AS l").
-		ColumnExpr("l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, l.event, l.client_mark, l.reason, l.count").
-		Join("JOIN guest_tokens AS t ON t.id = l.token_id AND t.owner_id = ?", owner).
-		Join("LEFT JOIN items AS i ON i.id = l.item_id AND i.owner_id = t.owner_id").
-		Where(where, arg).OrderExpr("l.at DESC, l.id DESC").Limit(limit).Scan(ctx, &out)
-	if err != nil && !isNoRows(err) {
-		return nil, translate(err)
-	}
-	return out, nil
-}
-
 // ItemAccessPage returns one page of the access log of one of owner's items,
-// newest first, and the cursor of the next page ("" after the last). It
-// reads by the index on (item_id, at) from the cursor on, so a page costs the
-// same however long the log.
+// newest first, and the cursor of the next page ("" after the last).
 func (s *Service) ItemAccessPage(ctx context.Context, owner, item int64, p app.Page) ([]AccessEntry, string, error) {
 	if _, err := ownedItem(ctx, s.DB, owner, item); err != nil {
 		return nil, "", err
 	}
+	return s.accessPage(ctx, owner, "l.item_id = ?", item, p)
+}
+
+// TokenAccess returns the newest entries of the access history of one of
+// owner's tokens.
+func (s *Service) TokenAccess(ctx context.Context, owner, token int64, limit int) ([]AccessEntry, error) {
+	if _, err := s.Token(ctx, owner, token); err != nil {
+		return nil, err
+	}
+	out, _, err := s.accessPage(ctx, owner, "l.token_id = ?", token, app.Page{Limit: limit})
+	return out, err
+}
+
+// accessPage reads one page of log entries of owner's tokens, newest first,
+// by the index on (item_id, at) or (token_id, at) from the cursor on, so a
+// page costs the same however long the log. An entry names an item only
+// when that item is owner's too: whatever ids reached the log, no audit
+// surface shows another member's item or token.
+func (s *Service) accessPage(ctx context.Context, owner int64, where string, arg int64, p app.Page) ([]AccessEntry, string, error) {
 	limit := p.Limit
 	if limit <= 0 || limit > app.MaxPageSize {
 		limit = app.DefaultPageSize
@@ -73,7 +58,7 @@ func (s *Service) ItemAccessPage(ctx context.Context, owner, item int64, p app.P
 		ColumnExpr("l.id, l.at, l.token_id, t.name AS token_name, i.id AS item_id, i.title AS item_title, i.kind AS item_kind, substr(i.body, 1, 200) AS item_excerpt, l.event, l.client_mark, l.reason, l.count").
 		Join("JOIN guest_tokens AS t ON t.id = l.token_id AND t.owner_id = ?", owner).
 		Join("LEFT JOIN items AS i ON i.id = l.item_id AND i.owner_id = t.owner_id").
-		Where("l.item_id = ?", item)
+		Where(where, arg)
 	if p.Cursor != "" {
 		key, err := app.DecodeCursor(p.Cursor, 2)
 		if err != nil {

@@ -2,8 +2,8 @@ package acl
 
 import (
 	"context"
+	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -54,33 +54,20 @@ func lockOwner(ctx context.Context, tx bun.IDB, owner int64) error {
 // ids is a list for IN (?): never empty, so that every statement of a write
 // runs whatever the data (a fixed number of queries per write); id 0 names
 // nothing.
-func ids(list []int64) bun.Safe {
-	if len(list) == 0 {
-		return bun.Safe("0")
-	}
-	var b strings.Builder
-	for i, id := range list {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.FormatInt(id, 10))
-	}
-	return bun.Safe(b.String())
-}
+func ids(list []int64) bun.Safe { return bun.Safe(joinIDs(list, "%d")) }
 
-// rows is a list for VALUES: "(1), (2)", never empty ("(0)" names nothing).
-func rows(list []int64) string {
+// rows is the same list for VALUES: "(1), (2)".
+func rows(list []int64) string { return joinIDs(list, "(%d)") }
+
+func joinIDs(list []int64, format string) string {
 	if len(list) == 0 {
-		return "(0)"
+		list = []int64{0}
 	}
-	var b strings.Builder
+	parts := make([]string, len(list))
 	for i, id := range list {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(" + strconv.FormatInt(id, 10) + ")")
+		parts[i] = fmt.Sprintf(format, id)
 	}
-	return b.String()
+	return strings.Join(parts, ", ")
 }
 
 // sharePair is a token and an item shared with it.

@@ -103,7 +103,7 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	if err != nil {
 		return err
 	}
-	history, err := s.ACL.ItemAccess(ctx, owner, id, itemHistoryLimit)
+	history, _, err := s.ACL.ItemAccessPage(ctx, owner, id, app.Page{Limit: itemHistoryLimit})
 	if err != nil {
 		return err
 	}

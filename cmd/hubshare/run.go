@@ -19,6 +19,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/app/jobs"
 	"hubshare/content"
 	"hubshare/content/media"
 	"hubshare/web"
@@ -185,8 +186,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go housekeeping(bg, svc, log, cfg.AccessLogRetention)
-	go every(bg, mediaSweepInterval, func(ctx context.Context) { sweepMedia(ctx, cs, log, tk.sweepAge) })
+	// Pruning and the sweep run once across the instances sharing the
+	// database; the space check below is about this machine's disk.
+	waitJobs := jobs.NewRunner(db, m.Clock, log).Start(bg, periodicJobs(svc, cs, log, cfg, tk)...)
+	defer func() { stopBG(); waitJobs() }() // a job's run ends before the database closes
 	// Checking the free space often lets the reserve go soon after the disk
 	// fills, before a sign-in or a deletion needs the room, and writes it
 	// back off the request path once space returns.
@@ -236,26 +239,41 @@ func dbKind(cfg *app.Config) string {
 // accessLogFlushInterval is how often batched views are written.
 const accessLogFlushInterval = 2 * time.Second
 
+// housekeepingInterval is how often expired sessions, throttle counters and
+// old access-log entries are pruned.
+const housekeepingInterval = 10 * time.Minute
+
+// periodicJobs are the jobs every instance offers to run and one runs at a
+// time (jobs.Runner): pruning, and the media sweep, which each instance also
+// runs when it starts, to reclaim what a crash of its own left.
+func periodicJobs(svc *acl.Service, cs *content.Service, log *slog.Logger, cfg *app.Config, tk knobs) []jobs.Job {
+	prune, sweep := housekeepingInterval, mediaSweepInterval
+	if tk.jobInterval > 0 {
+		prune, sweep = tk.jobInterval, tk.jobInterval
+	}
+	return []jobs.Job{
+		{Name: "housekeeping", Interval: prune, Run: func(ctx context.Context) error {
+			housekeeping(ctx, svc, log, cfg.AccessLogRetention)
+			return nil
+		}},
+		{Name: "media-sweep", Interval: sweep, AtStart: true, Run: func(ctx context.Context) error {
+			sweepMedia(ctx, cs, log, tk.sweepAge)
+			return nil
+		}},
+	}
+}
+
 // housekeeping prunes expired sessions, throttle counters and old
 // access-log entries.
 func housekeeping(ctx context.Context, svc *acl.Service, log *slog.Logger, retention time.Duration) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		if err := svc.PruneSessions(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("prune sessions", "err", err)
-		}
-		if err := svc.Throttle.Prune(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("prune throttle", "err", err)
-		}
-		if err := svc.Log.Prune(ctx, svc.Clock.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			log.Warn("prune access log", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	if err := svc.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("prune sessions", "err", err)
+	}
+	if err := svc.Throttle.Prune(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("prune throttle", "err", err)
+	}
+	if err := svc.Log.Prune(ctx, svc.Clock.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+		log.Warn("prune access log", "err", err)
 	}
 }
 
@@ -318,10 +336,14 @@ func sweepMedia(ctx context.Context, cs *content.Service, log *slog.Logger, minA
 
 // knobs are settings for tests only, from HUBSHARE_TEST_* variables that
 // operators have no reason to set: crash tests need a sweep that does not
-// wait an hour, and full-disk tests a reserve sized for a small filesystem.
+// wait an hour, full-disk tests a reserve sized for a small filesystem, and
+// tests of several instances periodic jobs that run often.
 type knobs struct {
 	sweepAge time.Duration // HUBSHARE_TEST_MEDIA_SWEEP_AGE, e.g. 1ms
 	reserve  int64         // HUBSHARE_TEST_STORAGE_RESERVE, e.g. 1MiB
+	// jobInterval replaces the interval of every periodic job, so that a
+	// test of several instances sees many runs (HUBSHARE_TEST_JOB_INTERVAL).
+	jobInterval time.Duration
 }
 
 func (m *Main) testKnobs() (knobs, error) {
@@ -332,6 +354,13 @@ func (m *Main) testKnobs() (knobs, error) {
 			return k, usageError{"HUBSHARE_TEST_MEDIA_SWEEP_AGE must be a positive duration"}
 		}
 		k.sweepAge = d
+	}
+	if v := m.Getenv("HUBSHARE_TEST_JOB_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond {
+			return k, usageError{"HUBSHARE_TEST_JOB_INTERVAL must be a duration of at least 1ms"}
+		}
+		k.jobInterval = d
 	}
 	if v := m.Getenv("HUBSHARE_TEST_STORAGE_RESERVE"); v != "" {
 		n, err := humanize.ParseBytes(v)

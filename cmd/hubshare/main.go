@@ -1,5 +1,6 @@
 // Command hubshare runs the guest-share service and its administration
-// subcommands: serve, migrate, member create and apitoken create.
+// subcommands: serve, migrate, member create, apitoken create, backup and
+// restore.
 package main
 
 import (

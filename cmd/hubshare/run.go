@@ -59,6 +59,11 @@ commands:
   member create --handle NAME create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
+  backup --out FILE           write the server key, the media of a file store
+                              and (on SQLite) a snapshot of the database,
+                              taken while serving, into one archive
+  restore FILE                restore such an archive into an empty data
+                              directory
 
 Every command takes --listen, --database-url, --data-dir, --base-url,
 --trusted-proxies, --secret-key-file, --max-upload and --log-level, or the
@@ -88,6 +93,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return usageError{"usage: hubshare apitoken create --handle NAME [--description TEXT] [--scope read|write]"}
 		}
 		return m.apitokenCreate(ctx, args[2:])
+	case "backup":
+		return m.backup(ctx, args[1:])
+	case "restore":
+		return m.restore(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil

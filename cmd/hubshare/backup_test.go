@@ -34,6 +34,15 @@ func (c *child) stop() {
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		c.t.Fatal(err)
 	}
+	// The log is read to its end before Wait closes the pipe.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		done := c.done
+		c.mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+	}
 	exited := make(chan error, 1)
 	go func() { exited <- c.cmd.Wait() }()
 	select {

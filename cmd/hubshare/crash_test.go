@@ -52,6 +52,14 @@ type child struct {
 // listens and its start-up media sweep has run; it returns the sweep's line.
 func startChild(t *testing.T, env []string, args ...string) (*child, string) {
 	t.Helper()
+	c := spawnChild(t, env, args...)
+	return c, c.waitFor(`msg="media sweep"`)
+}
+
+// spawnChild runs `hubshare serve` in its own process and waits until it
+// listens.
+func spawnChild(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
 	stderr, err := cmd.StderrPipe()
@@ -81,7 +89,7 @@ func startChild(t *testing.T, env []string, args ...string) (*child, string) {
 		t.Fatalf("no address in %q", serving)
 	}
 	c.addr = m[1]
-	return c, c.waitFor(`msg="media sweep"`)
+	return c
 }
 
 // waitFor returns the first log line containing s, waiting for it. The

@@ -304,6 +304,10 @@ func readArchive(ctx context.Context, r io.Reader, dest func(name string) (strin
 	if man == nil {
 		return nil, nil, errors.New("the archive has no manifest (not a hubshare backup, or cut off)")
 	}
+	// Reading the compressed stream to its end checks its own checksum.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return nil, nil, fmt.Errorf("the archive is damaged: %w", err)
+	}
 	return man, got, nil
 }
 

@@ -78,6 +78,7 @@ type Runner struct {
 	clock  app.Clock
 	log    *slog.Logger
 	holder string
+	rows   sync.Map // names of jobs whose lease row is known to exist
 }
 
 // NewRunner returns a runner for this instance; its holder name (host,
@@ -167,9 +168,12 @@ func (r *Runner) RunOnce(ctx context.Context, j Job, force bool) (ran bool, err 
 // one conditional UPDATE decides between racing instances.
 func (r *Runner) claim(ctx context.Context, j Job, lease time.Duration, force bool) (run int64, ok bool, err error) {
 	now := r.clock.Now().UTC()
-	if _, err := r.db.NewRaw(`INSERT INTO job_leases (name, holder, locked_until, next_run_at, runs)
+	if _, known := r.rows.Load(j.Name); !known {
+		if _, err := r.db.NewRaw(`INSERT INTO job_leases (name, holder, locked_until, next_run_at, runs)
 VALUES (?, '', ?, ?, 0) ON CONFLICT (name) DO NOTHING`, j.Name, now, now).Exec(ctx); err != nil {
-		return 0, false, fmt.Errorf("jobs: create lease %s: %w", j.Name, err)
+			return 0, false, fmt.Errorf("jobs: create lease %s: %w", j.Name, err)
+		}
+		r.rows.Store(j.Name, true)
 	}
 	err = r.db.NewRaw(`UPDATE job_leases SET holder = ?, locked_until = ?, next_run_at = ?, runs = runs + 1
 WHERE name = ? AND locked_until <= ? AND (next_run_at <= ? OR ?)

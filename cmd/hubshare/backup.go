@@ -64,7 +64,7 @@ var photoVariants = []string{media.VariantOriginal, media.VariantClean, media.Va
 
 // errMediaChanged reports a photo deleted between the snapshot and the copy
 // of its files; the backup is then taken again.
-var errMediaChanged = errors.New("a photo's files went away during the backup")
+var errMediaChanged = errors.New("missing photo file")
 
 func (m *Main) backup(ctx context.Context, args []string) error {
 	var out string
@@ -107,6 +107,9 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		var man manifest
 		man, err = writeBackup(ctx, db, store, key, out, m.Clock.Now())
 		if !errors.Is(err, errMediaChanged) || attempt == backupAttempts {
+			if errors.Is(err, errMediaChanged) {
+				return fmt.Errorf("the media store lacks files of a photo the database holds (%w): the store is damaged or the photo is being deleted; nothing was written", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -211,7 +214,7 @@ func writeBackup(ctx context.Context, db *bun.DB, store *media.FSStore, key []by
 			for _, v := range photoVariants {
 				err := addObject(media.VariantKey(base, v))
 				if errors.Is(err, fs.ErrNotExist) {
-					return man, fmt.Errorf("%w: %s", errMediaChanged, base)
+					return man, fmt.Errorf("%w %s", errMediaChanged, media.VariantKey(base, v))
 				}
 				if err != nil {
 					return man, err

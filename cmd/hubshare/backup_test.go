@@ -16,12 +16,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"hubshare/app/database/dbtest"
 )
 
 // stop ends the serve process with SIGTERM, as an operator does, and waits
@@ -361,4 +364,137 @@ func repack(t *testing.T, raw []byte, edit func(name string, b []byte) []byte, e
 	tw.Close()
 	zw.Close()
 	return out.Bytes()
+}
+
+// archiveNames lists the entries of a backup archive.
+func archiveNames(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+}
+
+// On PostgreSQL the archive holds the media and the key, not the database,
+// and says so; restore puts them back (the key where the configuration
+// names it, outside the data directory) and reminds of the database.
+func TestBackupOnPostgresHoldsMediaAndKey(t *testing.T) {
+	if !strings.Contains(strings.Join(dbtest.Dialects(), " "), "postgres") {
+		t.Skip(dbtest.EnvPostgres + " is not set")
+	}
+	root := t.TempDir()
+	dir, keyFile := filepath.Join(root, "data"), filepath.Join(root, "keys", "hubshare.key")
+	getenv := env("HUBSHARE_DATABASE_URL", dbtest.URL(t, "postgres"), "HUBSHARE_DATA_DIR", dir, "HUBSHARE_SECRET_KEY_FILE", keyFile)
+	if _, err := run(t, getenv, "a long passphrase\n", "member", "create", "--handle", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, getenv, "", "apitoken", "create", "--handle", "bob", "--scope", "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := startServe(t, getenv)
+	api := apiClient{t: t, base: "http://" + addr, token: strings.TrimSpace(out)}
+	if status, res := api.upload(noisyJPEG(t, 320, 240)); status != http.StatusCreated {
+		t.Fatalf("upload: %d %v", status, res)
+	}
+	archive := filepath.Join(root, "backup.tar.gz")
+	msg, err := run(t, getenv, "", "backup", "--out", archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "postgres database") || !strings.Contains(msg, "pg_dump") {
+		t.Errorf("backup on PostgreSQL printed %q", msg)
+	}
+	names := archiveNames(t, archive)
+	media := 0
+	for _, n := range names {
+		if strings.HasPrefix(n, "media/") {
+			media++
+		}
+	}
+	if media != 4 || names[len(names)-2] != "secret.key" || names[len(names)-1] != "manifest.json" || slices.Contains(names, "database/hubshare.db") {
+		t.Errorf("archive entries %q: want 4 media files, the key and the manifest, no database", names)
+	}
+	mediaBefore := treeHashes(t, filepath.Join(dir, "media"))
+	keyBefore, _ := os.ReadFile(keyFile)
+
+	if _, err := run(t, env("HUBSHARE_DATA_DIR", filepath.Join(root, "elsewhere")), "", "restore", archive); err == nil || !strings.Contains(err.Error(), "PostgreSQL deployment") {
+		t.Errorf("restoring a PostgreSQL archive with an SQLite configuration: %v", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Dir(keyFile)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err = run(t, getenv, "", "restore", archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "pg_dump") {
+		t.Errorf("restore printed %q, want the reminder to restore the database", msg)
+	}
+	if got := treeHashes(t, filepath.Join(dir, "media")); fmt.Sprint(got) != fmt.Sprint(mediaBefore) {
+		t.Errorf("media after restore differ:\nbefore %v\nafter  %v", mediaBefore, got)
+	}
+	if keyAfter, err := os.ReadFile(keyFile); err != nil || !bytes.Equal(keyAfter, keyBefore) {
+		t.Errorf("the key outside the data directory was not restored (%v)", err)
+	}
+}
+
+// A photo row whose files are missing from the store (a damaged store) makes
+// the backup fail with a clear error after its retries, and write nothing.
+func TestBackupRefusesMissingPhotoFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	getenv := env("HUBSHARE_DATA_DIR", dir)
+	if _, err := run(t, getenv, "a long passphrase\n", "member", "create", "--handle", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, getenv, "", "apitoken", "create", "--handle", "bob", "--scope", "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := startServe(t, getenv)
+	api := apiClient{t: t, base: "http://" + addr, token: strings.TrimSpace(out)}
+	if status, res := api.upload(noisyJPEG(t, 320, 240)); status != http.StatusCreated {
+		t.Fatalf("upload: %d %v", status, res)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	thumbs, _ := filepath.Glob(filepath.Join(dir, "media", "*", "*", "thumb"))
+	if len(thumbs) != 1 {
+		t.Fatalf("thumbs %q", thumbs)
+	}
+	if err := os.Remove(thumbs[0]); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	_, err = run(t, getenv, "", "backup", "--out", filepath.Join(outDir, "b.tar.gz"))
+	if err == nil || !strings.Contains(err.Error(), "lacks files") || !strings.Contains(err.Error(), "/thumb") {
+		t.Errorf("backup with a missing photo file: %v", err)
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
+		t.Errorf("the failed backup left %v", entries)
+	}
 }

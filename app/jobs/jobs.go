@@ -49,6 +49,9 @@ import (
 // crashed holder delays the job by at most this much past its due time.
 const DefaultLease = time.Minute
 
+// claimTimeout bounds one claim's statements.
+const claimTimeout = 10 * time.Second
+
 // maxPoll bounds how long a due job waits for an instance to look for it.
 const maxPoll = time.Minute
 
@@ -118,7 +121,7 @@ func (r *Runner) loop(ctx context.Context, j Job) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	force := j.AtStart
-	for {
+	for ctx.Err() == nil {
 		if _, err := r.RunOnce(ctx, j, force); err != nil && ctx.Err() == nil {
 			r.log.Warn("job failed", "job", j.Name, "err", err)
 		}
@@ -142,7 +145,14 @@ func (r *Runner) RunOnce(ctx context.Context, j Job, force bool) (ran bool, err 
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	run, ok, err := r.claim(ctx, j, lease, force)
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	// The claim's answer is awaited even when ctx ends meanwhile: a claim
+	// committed but unheard of would be a run counted and never made.
+	cctx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	run, ok, err := r.claim(cctx, j, lease, force)
+	cancelClaim()
 	if err != nil || !ok {
 		return false, err
 	}

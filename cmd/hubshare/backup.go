@@ -99,6 +99,9 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer database.Close(db)
+	if info, err := os.Stat(mediaRoot(cfg)); err != nil || !info.IsDir() {
+		return fmt.Errorf("no media store at %s: give the data directory serve uses", mediaRoot(cfg))
+	}
 	store, err := media.NewFSStore(mediaRoot(cfg))
 	if err != nil {
 		return err

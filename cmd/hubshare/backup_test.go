@@ -253,7 +253,12 @@ func TestBackupWhileServingRestoresEveryLinkAndPhoto(t *testing.T) {
 		t.Fatalf("%d media files before the wipe, want 16: %v", len(mediaBefore), mediaBefore)
 	}
 
+	// Wiped to an empty directory (as a mount point would be): restore
+	// fills it in place.
 	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	msg, err = run(t, getenv, "", "restore", archive)
@@ -305,7 +310,7 @@ func testCorruptArchivesRefused(t *testing.T, good string) {
 		{"a file added", "does not list", repack(t, raw, func(name string, b []byte) []byte { return b }, "media/zz/9/thumb")},
 		{"not an archive", "not a hubshare backup", []byte("hello, this is not a backup archive at all")},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			parent := t.TempDir()
 			archive := filepath.Join(t.TempDir(), "bad.tar.gz")
@@ -313,11 +318,21 @@ func testCorruptArchivesRefused(t *testing.T, good string) {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(parent, "data")
+			empty := i%2 == 1 // an existing empty data directory stays empty
+			if empty {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
 			_, err := run(t, env("HUBSHARE_DATA_DIR", dir), "", "restore", archive)
 			if err == nil || !regexp.MustCompile(c.want).MatchString(err.Error()) || !strings.Contains(err.Error(), "nothing was written") {
 				t.Errorf("restore: %v, want an error saying %q", err, c.want)
 			}
-			if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+			left := parent
+			if empty {
+				left = dir
+			}
+			if entries, _ := os.ReadDir(left); len(entries) != 0 {
 				t.Errorf("the refused restore left %v", entries)
 			}
 		})

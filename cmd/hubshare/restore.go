@@ -63,7 +63,7 @@ type restoreResult struct {
 }
 
 // restoreArchive checks the destination, reads the whole archive into a
-// staging directory beside the data directory while hashing every file,
+// staging directory (in or beside the data directory) while hashing every file,
 // compares it with the manifest, and only then moves it into place. On any
 // error the staging directory is removed and nothing else has changed.
 func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreResult, error) {
@@ -76,7 +76,8 @@ func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreR
 	if err != nil {
 		return res, err
 	}
-	if err := requireEmptyDir(dataDir); err != nil {
+	existed, err := requireEmptyDir(dataDir)
+	if err != nil {
 		return res, err
 	}
 	if _, err := os.Lstat(keyPath); err == nil {
@@ -101,12 +102,19 @@ func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreR
 		return res, err
 	}
 	defer f.Close()
-	if err := os.MkdirAll(filepath.Dir(dataDir), 0o700); err != nil {
-		return res, err
+	// The staging directory is on the data directory's filesystem, so
+	// that moving into place is a rename: inside an existing (empty) data
+	// directory, which may be a mount point, or else beside it.
+	where := dataDir
+	if !existed {
+		where = filepath.Dir(dataDir)
+		if err := os.MkdirAll(where, 0o700); err != nil {
+			return res, err
+		}
 	}
-	staging, err := os.MkdirTemp(filepath.Dir(dataDir), "."+filepath.Base(dataDir)+".restore-")
+	staging, err := os.MkdirTemp(where, ".restore-")
 	if err != nil {
-		return res, fmt.Errorf("create a staging directory beside %s: %w", dataDir, err)
+		return res, fmt.Errorf("create a staging directory in %s: %w", where, err)
 	}
 	defer os.RemoveAll(staging)
 	tree := filepath.Join(staging, "data")
@@ -168,7 +176,7 @@ func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreR
 	var placed []string
 	undo := func() {
 		for _, p := range placed {
-			os.Remove(p)
+			os.RemoveAll(p)
 		}
 	}
 	move := func(staged, final string) error {
@@ -203,32 +211,54 @@ func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreR
 			return res, err
 		}
 	}
-	if err := os.Chmod(tree, 0o700); err != nil {
+	if !existed {
+		if err := os.Chmod(tree, 0o700); err != nil {
+			undo()
+			return res, err
+		}
+		// Fails if the directory has appeared since the check.
+		if err := os.Rename(tree, dataDir); err != nil {
+			undo()
+			return res, fmt.Errorf("move the restored data into %s: %w", dataDir, err)
+		}
+		return res, syncDir(filepath.Dir(dataDir))
+	}
+	entries, err := os.ReadDir(tree)
+	if err != nil {
 		undo()
 		return res, err
 	}
-	// Renaming onto an empty directory replaces it; onto a non-empty one
-	// (filled since the check) it fails.
-	if err := os.Rename(tree, dataDir); err != nil {
-		undo()
-		return res, fmt.Errorf("move the restored data into %s: %w", dataDir, err)
+	for _, e := range entries {
+		final := filepath.Join(dataDir, e.Name())
+		// A link or rename would replace what appeared since the check:
+		// look first (the data directory is not in use during a restore).
+		if _, err := os.Lstat(final); err == nil {
+			undo()
+			return res, fmt.Errorf("%s appeared during the restore: not replaced", final)
+		}
+		if err := os.Rename(filepath.Join(tree, e.Name()), final); err != nil {
+			undo()
+			return res, fmt.Errorf("move the restored data into %s: %w", dataDir, err)
+		}
+		placed = append(placed, final)
 	}
-	return res, syncDir(filepath.Dir(dataDir))
+	return res, syncDir(dataDir)
 }
 
-// requireEmptyDir accepts a directory that does not exist or is empty.
-func requireEmptyDir(dir string) error {
+// requireEmptyDir accepts a directory that does not exist or is empty, and
+// reports whether it exists.
+func requireEmptyDir(dir string) (exists bool, err error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("data directory %s: %w", dir, err)
+		return false, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("data directory %s is not empty: restore only into an empty or new directory", dir)
+		return true, fmt.Errorf("data directory %s is not empty: restore only into an empty or new directory", dir)
 	}
-	return nil
+	return true, nil
 }
 
 // stagedFile is what was read from the archive for one entry.

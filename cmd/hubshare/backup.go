@@ -81,6 +81,9 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s already exists: choose a new file name for the backup", out)
 	}
 	key, err := os.ReadFile(cfg.SecretKeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no server key at %s: give the data directory (or --secret-key-file) that serve uses", cfg.SecretKeyFile)
+	}
 	if err != nil {
 		return fmt.Errorf("read the server key: %w", err)
 	}

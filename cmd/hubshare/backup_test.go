@@ -513,3 +513,29 @@ func TestBackupRefusesMissingPhotoFiles(t *testing.T) {
 		t.Errorf("the failed backup left %v", entries)
 	}
 }
+
+// Missing or stray arguments are usage errors (exit status 2) that say what
+// is wanted; a data directory without a database is refused by backup.
+func TestBackupRestoreArguments(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backup"}, "--out is required"},
+		{[]string{"restore"}, "no archive given"},
+		{[]string{"restore", "a.tar.gz", "b.tar.gz"}, `unexpected argument "b.tar.gz"`},
+	} {
+		_, err := run(t, env("HUBSHARE_DATA_DIR", dir), "", c.args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("hubshare %s: %v, want a usage error saying %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	if _, err := run(t, env("HUBSHARE_DATA_DIR", dir), "", "backup", "--out", filepath.Join(t.TempDir(), "b.tar.gz")); err == nil || !strings.Contains(err.Error(), "no server key at") {
+		t.Errorf("backup of a missing data directory: %v", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("backup created the data directory it was pointed at")
+	}
+}

@@ -182,3 +182,24 @@ func TestStartRunsAtStartAndStops(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkLookNotDue is what every instance pays per job and poll (at most
+// once a minute) while the job is not due: one conditional UPDATE.
+func BenchmarkLookNotDue(b *testing.B) {
+	for _, d := range dbtest.Dialects() {
+		b.Run(d, func(b *testing.B) {
+			db := dbtest.Open(b, d)
+			ctx := context.Background()
+			r := jobs.NewRunner(db, app.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), nil)
+			j := jobs.Job{Name: "bench", Interval: time.Hour, Run: func(context.Context) error { return nil }}
+			if ran, err := r.RunOnce(ctx, j, false); err != nil || !ran {
+				b.Fatal(ran, err)
+			}
+			for b.Loop() {
+				if ran, err := r.RunOnce(ctx, j, false); err != nil || ran {
+					b.Fatal(ran, err)
+				}
+			}
+		})
+	}
+}

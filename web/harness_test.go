@@ -178,7 +178,7 @@ func (cl *client) doFrom(remote string, req *http.Request) *http.Response {
 	if err != nil {
 		t.Fatalf("%s %s: read response: %v", req.Method, req.URL, err)
 	}
-	oaCheck(t, req, resp)
+	oaCheck(t, req, oaRequestBody(t, req), resp)
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 || c.Value == "" {
 			delete(cl.cookies, c.Name)
@@ -271,9 +271,10 @@ func (e *env) apiUndocumented(token, method, path string) *http.Response {
 // the OpenAPI document (oaCheck).
 func (e *env) test(req *http.Request) (*http.Response, error) {
 	e.t.Helper()
+	body := oaRequestBody(e.t, req)
 	resp, err := e.srv.App().Test(req, -1)
 	if err == nil {
-		oaCheck(e.t, req, resp)
+		oaCheck(e.t, req, body, resp)
 	}
 	return resp, err
 }

@@ -29,7 +29,8 @@ import (
 // and every property of a JSON body must be declared by its schema. The
 // request helpers of the web tests (env.api, env.test, client.do, gtDo) all
 // call oaCheck, so a drift between the document and the server fails the
-// test that meets it.
+// test that meets it. A request the server accepted must be one the
+// document allows, too.
 
 var oaSpec struct {
 	once   sync.Once
@@ -76,9 +77,11 @@ func oaIsAPI(path string) bool {
 
 // oaCheck validates resp, the server's answer to req, against the OpenAPI
 // document when req is for the JSON API; anything else passes untouched.
-// The body is read and put back for the caller. A failure is reported with
-// t.Errorf, so goroutines may call it.
-func oaCheck(t testing.TB, req *http.Request, resp *http.Response) {
+// When the call succeeded and reqBody is not nil (see oaRequestBody), the
+// request is validated too: the server accepted it, so the document must.
+// The answer's body is read and put back for the caller. A failure is
+// reported with t.Errorf, so goroutines may call it.
+func oaCheck(t testing.TB, req *http.Request, reqBody []byte, resp *http.Response) {
 	t.Helper()
 	if !oaIsAPI(req.URL.Path) {
 		return
@@ -95,6 +98,33 @@ func oaCheck(t testing.TB, req *http.Request, resp *http.Response) {
 		t.Errorf("%s %s: the answer does not match the OpenAPI document: %s\n%d %s\n%s",
 			req.Method, req.URL.Path, oaErrText(err), resp.StatusCode, resp.Header.Get("Content-Type"), oaShort(body))
 	}
+	if reqBody != nil && resp.StatusCode < 300 && req.Method != http.MethodHead {
+		r := oaRouteRequest(req)
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(reqBody)), int64(len(reqBody))
+		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s %s answered %d to a request the OpenAPI document does not allow: %s\n%s",
+				req.Method, req.URL, resp.StatusCode, oaErrText(err), oaShort(reqBody))
+		}
+	}
+}
+
+// oaRequestBody reads req's body and puts it back, for oaCheck; a request
+// without a body gives an empty, not a nil, slice.
+func oaRequestBody(t testing.TB, req *http.Request) []byte {
+	t.Helper()
+	if req.Body == nil || req.Body == http.NoBody {
+		return []byte{}
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		t.Errorf("read the request body: %v", err)
+		return nil
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return b
 }
 
 // oaCheckUndocumented is oaCheck for a request that is meant to miss every
@@ -331,13 +361,32 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 	} {
 		rec := &oaRecorder{TB: t}
 		req, _ := http.NewRequest(c.method, c.path, nil)
-		oaCheck(rec, req, c.resp)
+		oaCheck(rec, req, nil, c.resp)
 		got := strings.Join(rec.errs, "\n")
 		switch {
 		case c.want == "" && got != "":
 			t.Errorf("%s: refused: %s", c.what, got)
 		case c.want != "" && !strings.Contains(got, c.want):
 			t.Errorf("%s: want an error naming %q, got %q", c.what, c.want, got)
+		}
+	}
+
+	// A request the server accepted must be one the document allows.
+	post := `{"id":7,"kind":"post","title":"Hi","body":"","album_id":null,"cover_id":null,"public":false,"created_at":"2026-06-01T12:00:00Z","updated_at":"2026-06-01T12:00:00Z"}`
+	for _, c := range []struct {
+		body string
+		want string
+	}{
+		{`{"title":"Hi"}`, ""},
+		{`{"title":5}`, "does not allow"},
+	} {
+		rec := &oaRecorder{TB: t}
+		req, _ := http.NewRequest(http.MethodPost, "/api/v1/posts", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		oaCheck(rec, req, oaRequestBody(rec, req), answer(201, "application/json", post))
+		got := strings.Join(rec.errs, "\n")
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("request %s: got %q, want %q", c.body, got, c.want)
 		}
 	}
 

@@ -112,7 +112,7 @@ func TestUploadPhotoAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		oaCheck(t, req, resp)
+		oaCheck(t, req, nil, resp)
 		got := readBody(t, resp)
 		if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(got, `{"id":`) || !strings.Contains(got, `"kind":"photo"`) ||
 			!strings.Contains(got, `"title":"Beach"`) || !strings.Contains(got, `"width":64`) {
@@ -197,7 +197,7 @@ func TestUploadOverLimitIsStreamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oaCheck(t, req, resp)
+	oaCheck(t, req, nil, resp)
 	got := readBody(t, resp)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got, `"code":"too_large"`) {
 		t.Fatalf("100 MiB upload: %d %s", resp.StatusCode, got)

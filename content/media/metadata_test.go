@@ -362,3 +362,25 @@ func TestEXIFFieldsComeFromTheirDirectory(t *testing.T) {
 		t.Errorf("fields in their directories: %s", fmtMetadata(md))
 	}
 }
+
+// BenchmarkMetadataFromEXIF reads a camera's block, exiftool's block and a
+// hostile one (a directory claiming 65535 entries in 12 KB).
+func BenchmarkMetadataFromEXIF(b *testing.B) {
+	exiftool, err := os.ReadFile(filepath.Join("testdata", "exiftool", "pixel.exif"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	many := append([]byte("II*\x00\x08\x00\x00\x00"), 0xFF, 0xFF)
+	many = append(many, make([]byte, 12*1000)...)
+	for _, c := range []struct {
+		name  string
+		block []byte
+	}{{"camera", testEXIF(6)}, {"exiftool", exiftool}, {"hostile", many}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				metadataFromEXIF(c.block)
+			}
+		})
+	}
+}

@@ -110,10 +110,14 @@ func oaCheck(t testing.TB, req *http.Request, reqBody []byte, resp *http.Respons
 	}
 }
 
-// oaRequestBody reads req's body and puts it back, for oaCheck; a request
-// without a body gives an empty, not a nil, slice.
+// oaRequestBody reads the body of an API request and puts it back, for
+// oaCheck; a request without a body gives an empty, not a nil, slice, and
+// one outside the API nil.
 func oaRequestBody(t testing.TB, req *http.Request) []byte {
 	t.Helper()
+	if !oaIsAPI(req.URL.Path) {
+		return nil
+	}
 	if req.Body == nil || req.Body == http.NoBody {
 		return []byte{}
 	}

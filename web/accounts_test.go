@@ -604,7 +604,7 @@ func TestErrorsNeverShowRawText(t *testing.T) {
 			t.Errorf("unknown page shows Fiber's raw text:\n%s", body)
 		}
 
-		resp = e.api(secret, http.MethodGet, "/api/v1/nope", "")
+		resp = e.apiUndocumented(secret, http.MethodGet, "/api/v1/nope")
 		wantAPIError(t, "unknown API route", resp, http.StatusNotFound, "not_found")
 
 		// A database failure is answered with a generic message only.

@@ -144,7 +144,7 @@ func TestAPIRejectsMalformedOrMisplacedTokens(t *testing.T) {
 			for k, v := range header {
 				req.Header.Set(k, v)
 			}
-			resp, err := e.srv.App().Test(req, -1)
+			resp, err := e.test(req)
 			if err != nil {
 				t.Fatal(err)
 			}

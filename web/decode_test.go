@@ -36,7 +36,7 @@ func TestUploadWhileDecodingMemoryIsHeld(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/photos", &body)
 			req.Header.Set("Content-Type", "multipart/form-data; boundary=bnd")
 			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := e.srv.App().Test(req, -1)
+			resp, err := e.test(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestUploadWhileDecodingMemoryIsHeld(t *testing.T) {
 		for _, c := range cl.cookies {
 			req.AddCookie(c)
 		}
-		resp, err = e.srv.App().Test(req, -1)
+		resp, err = e.test(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,6 +70,7 @@ func gtDo(cl *client, req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read response: %w", req.Method, req.URL, err)
 	}
+	oaCheck(cl.e.t, req, oaRequestBody(cl.e.t, req), resp)
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 || c.Value == "" {
 			delete(cl.cookies, c.Name)

@@ -158,7 +158,7 @@ func TestCutOffMultipartIs400(t *testing.T) {
 
 			req := uploadRequest("/api/v1/photos", body, ct)
 			req.Header.Set("Authorization", "Bearer "+secret)
-			resp, err := e.srv.App().Test(req, -1)
+			resp, err := e.test(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,7 +230,12 @@ func TestUnknownRouteIsNotIndexed(t *testing.T) {
 	t.Parallel()
 	eachEnv(t, func(t *testing.T, e *env) {
 		for _, path := range []string{"/no-such-page", "/items/1/nothing", "/api/v1/nothing", "/static/missing.css"} {
-			resp := e.client().get(path)
+			var resp *http.Response
+			if strings.HasPrefix(path, "/api/") {
+				resp = e.apiUndocumented("", http.MethodGet, path)
+			} else {
+				resp = e.client().get(path)
+			}
 			readBody(t, resp)
 			if resp.StatusCode != http.StatusNotFound {
 				t.Errorf("%s: status %d, want 404", path, resp.StatusCode)

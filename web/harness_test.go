@@ -178,6 +178,7 @@ func (cl *client) doFrom(remote string, req *http.Request) *http.Response {
 	if err != nil {
 		t.Fatalf("%s %s: read response: %v", req.Method, req.URL, err)
 	}
+	oaCheck(t, req, oaRequestBody(t, req), resp)
 	for _, c := range resp.Cookies() {
 		if c.MaxAge < 0 || c.Value == "" {
 			delete(cl.cookies, c.Name)
@@ -242,11 +243,40 @@ func (e *env) api(token, method, path string, body string) *http.Response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.RemoteAddr = "198.51.100.9:5555"
-	resp, err := e.srv.App().Test(req, -1)
+	resp, err := e.test(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return resp
+}
+
+// apiUndocumented sends an API request that is meant to miss every
+// documented operation (an unknown path or method); the answer must be the
+// API's error body (oaCheckUndocumented).
+func (e *env) apiUndocumented(token, method, path string) *http.Response {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	oaCheckUndocumented(e.t, req, resp)
+	return resp
+}
+
+// test sends req through Fiber's App.Test and checks an API answer against
+// the OpenAPI document (oaCheck).
+func (e *env) test(req *http.Request) (*http.Response, error) {
+	e.t.Helper()
+	body := oaRequestBody(e.t, req)
+	resp, err := e.srv.App().Test(req, -1)
+	if err == nil {
+		oaCheck(e.t, req, body, resp)
+	}
+	return resp, err
 }
 
 // apiToken makes a personal API token for m with the scope.

@@ -88,7 +88,7 @@ func TestUploadOverTheLimitIs413OnBothRoutes(t *testing.T) {
 		apiBody, ct := orderedMultipart(t, formPart{"file", "notes.txt", text})
 		req := uploadRequest("/api/v1/photos", apiBody, ct)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		aresp, err := e.srv.App().Test(req, -1)
+		aresp, err := e.test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestUploadOverTheLimitIs413OnBothRoutes(t *testing.T) {
 		req.ContentLength = -1
 		req.Header.Del("Content-Length")
 		req.TransferEncoding = []string{"chunked"}
-		aresp, err = e.srv.App().Test(req, -1)
+		aresp, err = e.test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestUploadedPhotoIsTitledAfterItsFile(t *testing.T) {
 			body, ct := orderedMultipart(t, formPart{"title", "", []byte(c.title)}, formPart{"file", c.file, testJPEG(t, 20, 20)})
 			req := uploadRequest("/api/v1/photos", body, ct)
 			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := e.srv.App().Test(req, -1)
+			resp, err := e.test(req)
 			if err != nil {
 				t.Fatal(err)
 			}

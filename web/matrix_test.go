@@ -37,7 +37,7 @@ func (e *env) uploadPhoto(token, title string, photo []byte, album int64) int64 
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/photos", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.srv.App().Test(req, -1)
+	resp, err := e.test(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -244,7 +244,7 @@ func TestOpenAPIServedWithoutToken(t *testing.T) {
 	raw, _ := oaLoad(t)
 	e := newEnv(t, "sqlite")
 	req := httptest.NewRequest(http.MethodGet, oaPrefix+"/openapi.json", nil)
-	resp, err := e.srv.App().Test(req, -1)
+	resp, err := e.test(req)
 	if err != nil {
 		t.Fatal(err)
 	}

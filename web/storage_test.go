@@ -94,7 +94,7 @@ func TestFullMediaStore(t *testing.T) {
 	for _, c := range cl.cookies {
 		req.AddCookie(c)
 	}
-	resp, err := e.srv.App().Test(req, -1)
+	resp, err := e.test(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestFullMediaStore(t *testing.T) {
 	}
 	req = multipartReq("/api/v1/photos")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err = e.srv.App().Test(req, -1)
+	resp, err = e.test(req)
 	if err != nil {
 		t.Fatal(err)
 	}

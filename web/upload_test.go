@@ -112,6 +112,7 @@ func TestUploadPhotoAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		oaCheck(t, req, nil, resp)
 		got := readBody(t, resp)
 		if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(got, `{"id":`) || !strings.Contains(got, `"kind":"photo"`) ||
 			!strings.Contains(got, `"title":"Beach"`) || !strings.Contains(got, `"width":64`) {
@@ -131,7 +132,7 @@ func TestUploadRefusesTextNamedJPEG(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, "/api/v1/photos", &body)
 		req.Header.Set("Content-Type", "multipart/form-data; boundary=bnd")
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := e.srv.App().Test(req, -1)
+		resp, err := e.test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,6 +197,7 @@ func TestUploadOverLimitIsStreamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oaCheck(t, req, nil, resp)
 	got := readBody(t, resp)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got, `"code":"too_large"`) {
 		t.Fatalf("100 MiB upload: %d %s", resp.StatusCode, got)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"unicode/utf8"
 )
 
 func fuzzSeeds(f *testing.F) [][]byte {
@@ -87,8 +88,8 @@ func FuzzStripMetadata(f *testing.F) {
 	})
 }
 
-// FuzzReadMetadata guards the EXIF path, goexif included, against hostile
-// uploads: it must neither panic nor hang.
+// FuzzReadMetadata guards the metadata path, from the container scan to the
+// EXIF reader, against hostile uploads: it must neither panic nor hang.
 func FuzzReadMetadata(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -104,6 +105,35 @@ func FuzzReadMetadata(f *testing.F) {
 		}
 		if err == nil && md.Orientation == 0 {
 			t.Fatal("orientation missing")
+		}
+	})
+}
+
+// FuzzMetadataFromEXIF feeds arbitrary EXIF blocks (TIFF structures) to the
+// EXIF reader directly, which the container formats would otherwise keep
+// the fuzzer from reaching often. Whatever it reads must be in range.
+func FuzzMetadataFromEXIF(f *testing.F) {
+	f.Add(testEXIF(6))
+	f.Add(minimalEXIF(3))
+	f.Add(buildTIFF([]ifdEntry{asciiEntry(0x010F, "Acme")}, []ifdEntry{asciiEntry(0x9003, "2020:01:02 03:04:05"), asciiEntry(0x9011, "-03:30")},
+		[]ifdEntry{asciiEntry(0x0001, "S"), ratEntry(0x0002, 1, 1, 2, 1, 3, 1), asciiEntry(0x0003, "W"), ratEntry(0x0004, 4, 1, 5, 1, 6, 1)}))
+	f.Add([]byte("MM\x00*\x00\x00\x00\x08\x00\x01\x87\x69\x00\x04\x00\x00\x00\x01\x00\x00\x00\x08"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		md := metadataFromEXIF(b)
+		if md.Orientation < 1 || md.Orientation > 8 {
+			t.Fatalf("orientation %d", md.Orientation)
+		}
+		if (md.Latitude == nil) != (md.Longitude == nil) {
+			t.Fatal("half a position")
+		}
+		if md.Latitude != nil && (!validCoord(*md.Latitude, 90) || !validCoord(*md.Longitude, 180)) {
+			t.Fatalf("position out of range: %v, %v", *md.Latitude, *md.Longitude)
+		}
+		if md.TakenAt != nil && md.TakenAt.Year() < 1800 {
+			t.Fatalf("taken at %v", md.TakenAt)
+		}
+		if !utf8.ValidString(md.Camera) || !utf8.ValidString(md.Lens) {
+			t.Fatalf("camera %q, lens %q", md.Camera, md.Lens)
 		}
 	})
 }

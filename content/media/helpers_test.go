@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/bep/imagemeta"
 )
 
 // Values planted in the test files; none of them may reach a guest.
@@ -425,4 +427,26 @@ func readObject(tb testing.TB, st Store, key string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// exifTags reads every EXIF tag of a JPEG with imagemeta, as an independent
+// reader: tag name to value, and the directories the tags were found in.
+func exifTags(t *testing.T, jpegBytes []byte) (tags map[string]any, dirs map[string]bool) {
+	t.Helper()
+	tags, dirs = map[string]any{}, map[string]bool{}
+	_, err := imagemeta.Decode(imagemeta.Options{
+		R:               bytes.NewReader(jpegBytes),
+		ImageFormat:     imagemeta.JPEG,
+		Sources:         imagemeta.EXIF,
+		ShouldHandleTag: func(imagemeta.TagInfo) bool { return true },
+		HandleTag: func(ti imagemeta.TagInfo) error {
+			tags[ti.Tag] = ti.Value
+			dirs[ti.Namespace] = true
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("imagemeta: %v", err)
+	}
+	return tags, dirs
 }

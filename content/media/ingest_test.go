@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -17,7 +18,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rwcarlsen/goexif/exif"
 	"golang.org/x/image/webp"
 )
 
@@ -56,11 +56,13 @@ func TestIngestJPEGWithGPSAndOrientation(t *testing.T) {
 		if bytes.Contains(b, []byte{0xFF, 0xED}) && bytes.Contains(b, []byte("8BIM")) {
 			t.Errorf("%s: IPTC APP13 present", v)
 		}
-		if x, err := exif.Decode(bytes.NewReader(b)); err == nil {
-			for _, f := range []exif.FieldName{exif.GPSInfoIFDPointer, exif.GPSLatitude, exif.GPSLongitude, exif.Make, exif.DateTimeOriginal} {
-				if _, err := x.Get(f); err == nil {
-					t.Errorf("%s: EXIF %s present", v, f)
-				}
+		tags, dirs := exifTags(t, b)
+		if dirs["IFD0/GPSInfoIFD"] {
+			t.Errorf("%s: GPS directory present", v)
+		}
+		for _, f := range []string{"GPSLatitude", "GPSLongitude", "Make", "DateTimeOriginal"} {
+			if _, ok := tags[f]; ok {
+				t.Errorf("%s: EXIF %s present", v, f)
 			}
 		}
 		info, err := scanHeader(bufio.NewReader(bytes.NewReader(b)), "image/jpeg")
@@ -77,17 +79,13 @@ func TestIngestJPEGWithGPSAndOrientation(t *testing.T) {
 	assertColour(t, "large top-right", large.At(37, 2), color.RGBA{255, 0, 0, 255})
 	assertColour(t, "large top-left", large.At(2, 2), color.RGBA{0, 0, 255, 255})
 	assertColour(t, "large bottom-left", large.At(2, 57), color.RGBA{0, 0, 255, 255})
-	if x, err := exif.Decode(bytes.NewReader(readObject(t, st, VariantKey(p.Key, VariantLarge)))); err == nil {
-		t.Errorf("large has EXIF (%v): viewers would turn it twice", x)
+	if tags, _ := exifTags(t, readObject(t, st, VariantKey(p.Key, VariantLarge))); len(tags) != 0 {
+		t.Errorf("large has EXIF (%v): viewers would turn it twice", tags)
 	}
 
 	clean := readObject(t, st, VariantKey(p.Key, VariantClean))
-	x, err := exif.Decode(bytes.NewReader(clean))
-	if err != nil {
-		t.Fatalf("clean lost its orientation: %v", err)
-	}
-	if tag, err := x.Get(exif.Orientation); err != nil || tag.String() != "6" {
-		t.Errorf("clean orientation %v, %v", tag, err)
+	if tags, _ := exifTags(t, clean); fmt.Sprint(tags["Orientation"]) != "6" {
+		t.Errorf("clean orientation %v (tags %v)", tags["Orientation"], tags)
 	}
 	assertSamePixels(t, decodeJPEG(t, src), decodeJPEG(t, clean))
 }

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rwcarlsen/goexif/exif"
-	"github.com/rwcarlsen/goexif/tiff"
+	"github.com/bep/imagemeta"
 )
 
 // Metadata is what the owner (or a guest whose link has show_metadata) may
@@ -318,39 +317,93 @@ func scanWebP(r *bufio.Reader, info *headerInfo) error {
 	return nil
 }
 
-// metadataFromEXIF reads the owner-visible fields of an EXIF block with
-// goexif. Orientation comes from this package's own reader, so that the
-// value shown agrees with the way the variants were turned.
+// Bounds on the EXIF reader, on top of the block's own size limit (64 KiB
+// in a JPEG, maxEXIF elsewhere): at most exifTagLimit entries are looked at,
+// and values longer than exifValueLimit bytes are skipped. The fields shown
+// are short strings and a few rationals.
+const (
+	exifTagLimit   = 5000
+	exifValueLimit = 1024
+)
+
+// The EXIF directories, as imagemeta names them, that the owner-visible
+// fields are read from.
+const (
+	ifdMain = "IFD0"
+	ifdExif = "IFD0/ExifIFDP"
+	ifdGPS  = "IFD0/GPSInfoIFD"
+)
+
+// exifWanted maps each tag read to the directory it must come from, so that
+// a tag number reused by another directory (the Interop IFD numbers its
+// entries like the GPS one) is not taken for it.
+var exifWanted = map[string]string{
+	"Make":                ifdMain,
+	"Model":               ifdMain,
+	"ModifyDate":          ifdMain, // DateTime, 0x0132
+	"DateTimeOriginal":    ifdExif,
+	"CreateDate":          ifdExif, // DateTimeDigitized, 0x9004
+	"OffsetTime":          ifdExif,
+	"OffsetTimeOriginal":  ifdExif,
+	"OffsetTimeDigitized": ifdExif,
+	"LensModel":           ifdExif,
+	"GPSLatitudeRef":      ifdGPS,
+	"GPSLatitude":         ifdGPS,
+	"GPSLongitudeRef":     ifdGPS,
+	"GPSLongitude":        ifdGPS,
+}
+
+// metadataFromEXIF reads the owner-visible fields of an EXIF block (a TIFF
+// structure) with imagemeta. Orientation comes from this package's own
+// reader, so that the value shown agrees with the way the variants were
+// turned. A damaged block gives what could be read before the damage.
 func metadataFromEXIF(block []byte) (md Metadata) {
 	md.Orientation = exifOrientation(block)
-	if len(block) == 0 || !safeForGoexif(block) {
+	if len(block) == 0 {
 		return md
 	}
-	defer func() {
-		// goexif is not hardened against hostile input; a panic in it must
-		// cost the owner their metadata, not the server an upload.
-		if recover() != nil {
-			md = Metadata{Orientation: md.Orientation}
-		}
-	}()
-	// goexif returns what it could read together with an error when one
-	// sub-directory is damaged; the readable part is still worth showing.
-	x, _ := exif.Decode(bytes.NewReader(block))
-	if x == nil {
-		return md
+	var (
+		strs = map[string]string{}
+		nums = map[string]float64{}
+		// A value imagemeta could not convert comes with a warning and a
+		// stand-in (0 for a coordinate); such a value is not shown.
+		warnings, seen int
+	)
+	opts := imagemeta.Options{
+		R:            bytes.NewReader(block),
+		ImageFormat:  imagemeta.TIFF,
+		Sources:      imagemeta.EXIF,
+		LimitNumTags: exifTagLimit,
+		LimitTagSize: exifValueLimit,
+		Warnf:        func(string, ...any) { warnings++ },
+		ShouldHandleTag: func(ti imagemeta.TagInfo) bool {
+			seen = warnings
+			return exifWanted[ti.Tag] == ti.Namespace
+		},
+		HandleTag: func(ti imagemeta.TagInfo) error {
+			if warnings != seen {
+				return nil
+			}
+			if _, dup := strs[ti.Tag]; dup {
+				return nil
+			}
+			if _, dup := nums[ti.Tag]; dup {
+				return nil
+			}
+			switch v := ti.Value.(type) {
+			case string:
+				strs[ti.Tag] = strings.TrimSpace(v)
+			case float64:
+				nums[ti.Tag] = v
+			}
+			return nil
+		},
 	}
-	str := func(name exif.FieldName) string {
-		tag, err := x.Get(name)
-		if err != nil {
-			return ""
-		}
-		s, err := tag.StringVal()
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(strings.Trim(s, "\x00"))
-	}
-	maker, model := str(exif.Make), str(exif.Model)
+	// An error means the block is damaged past some point; what was read
+	// before it is still worth showing.
+	_, _ = imagemeta.Decode(opts)
+
+	maker, model := strs["Make"], strs["Model"]
 	switch {
 	case maker == "" || strings.HasPrefix(strings.ToLower(model), strings.ToLower(maker)):
 		md.Camera = model
@@ -359,50 +412,39 @@ func metadataFromEXIF(block []byte) (md Metadata) {
 	default:
 		md.Camera = maker + " " + model
 	}
-	md.Lens = str(exif.LensModel)
-
-	loadOffsetTags(x)
-	for _, f := range [][2]exif.FieldName{
-		{exif.DateTimeOriginal, "OffsetTimeOriginal"},
-		{exif.DateTimeDigitized, "OffsetTimeDigitized"},
-		{exif.DateTime, "OffsetTime"},
+	md.Lens = strs["LensModel"]
+	for _, f := range [][2]string{
+		{"DateTimeOriginal", "OffsetTimeOriginal"},
+		{"CreateDate", "OffsetTimeDigitized"},
+		{"ModifyDate", "OffsetTime"},
 	} {
-		if t, ok := parseEXIFTime(str(f[0]), str(f[1])); ok {
+		if t, ok := parseEXIFTime(strs[f[0]], strs[f[1]]); ok {
 			md.TakenAt = &t
 			break
 		}
 	}
-
-	if lat, long, err := x.LatLong(); err == nil && validCoord(lat, 90) && validCoord(long, 180) {
+	lat, latOK := coordinate(nums, strs, "GPSLatitude", "N", "S", 90)
+	long, longOK := coordinate(nums, strs, "GPSLongitude", "E", "W", 180)
+	if latOK && longOK {
 		md.Latitude, md.Longitude = &lat, &long
 	}
 	return md
 }
 
-// Offset tags (EXIF 2.31) are unknown to goexif; they live in the Exif
-// sub-directory, which safeForGoexif has already vetted.
-var offsetTags = map[uint16]exif.FieldName{
-	0x9010: "OffsetTime",
-	0x9011: "OffsetTimeOriginal",
-	0x9012: "OffsetTimeDigitized",
-}
-
-func loadOffsetTags(x *exif.Exif) {
-	tag, err := x.Get(exif.ExifIFDPointer)
-	if err != nil {
-		return
+// coordinate is a GPS latitude or longitude in decimal degrees, negative
+// towards neg; it needs both the value and a reference of pos or neg.
+func coordinate(nums map[string]float64, strs map[string]string, tag, pos, neg string, limit float64) (float64, bool) {
+	v, ok := nums[tag]
+	if !ok || !validCoord(v, limit) {
+		return 0, false
 	}
-	off, err := tag.Int64(0)
-	if err != nil || off < 0 || off >= int64(len(x.Raw)) {
-		return
+	switch strs[tag+"Ref"] {
+	case pos:
+		return v, true
+	case neg:
+		return -v, true
 	}
-	r := bytes.NewReader(x.Raw)
-	if _, err := r.Seek(off, io.SeekStart); err != nil {
-		return
-	}
-	if dir, _, err := tiff.DecodeDir(r, x.Tiff.Order); err == nil {
-		x.LoadTags(dir, offsetTags, false)
-	}
+	return 0, false
 }
 
 func parseEXIFTime(s, offset string) (time.Time, bool) {

@@ -9,22 +9,13 @@ import (
 // sometimes keep it in the EXIF chunk too.
 var exifPrefix = []byte("Exif\x00\x00")
 
-// TIFF tags this package reads itself rather than through goexif, because
-// their handling must be exact and bounded: orientation decides how pixels
-// are turned, and the IFD pointers are followed to vet a block before goexif
-// sees it.
+// TIFF tags this package reads and writes itself, because their handling
+// must be exact: orientation decides how pixels are turned.
 const (
 	tagOrientation   = 0x0112
-	tagExifIFD       = 0x8769
-	tagGPSIFD        = 0x8825
-	tagInteropIFD    = 0xA005
 	tiffTypeShort    = 3
 	tiffTypeRational = 5
 )
-
-// tiffTypeSize gives the byte size of each TIFF field type; zero means
-// unknown.
-var tiffTypeSize = [13]uint64{0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8}
 
 // tiffBlock is a TIFF structure (the body of an EXIF block) with bounds
 // checked accessors, so that hostile offsets cannot cause a panic.
@@ -73,15 +64,6 @@ func (t tiffBlock) ifd(off uint32) (int, bool) {
 func (t tiffBlock) entry(off uint32, i int) (tag, typ uint16, count uint32, value int) {
 	p := int(off) + 2 + 12*i
 	return t.order.Uint16(t.b[p:]), t.order.Uint16(t.b[p+2:]), t.order.Uint32(t.b[p+4:]), p + 8
-}
-
-// next returns the offset of the directory chained after the one at off.
-func (t tiffBlock) next(off uint32, n int) (uint32, bool) {
-	p := uint64(off) + 2 + 12*uint64(n)
-	if p+4 > uint64(len(t.b)) {
-		return 0, false
-	}
-	return t.order.Uint32(t.b[p:]), true
 }
 
 // exifOrientation returns the Orientation tag (1 to 8) of an EXIF block, or
@@ -140,54 +122,4 @@ func minimalEXIF(orientation int) []byte {
 		b = be.AppendUint32(b, 1)
 	}
 	return b
-}
-
-// safeForGoexif vets an EXIF block before goexif parses it. goexif follows
-// IFD chains without detecting cycles longer than one, and allocates
-// count-sized slices after a 32-bit size product that can overflow, so a
-// crafted upload could hang or exhaust memory. Each directory it will read
-// must fit in the block, every field must fit too, and the chain must be
-// short and acyclic.
-func safeForGoexif(b []byte) bool {
-	t, ok := parseTIFF(b)
-	if !ok {
-		return false
-	}
-	seen := map[uint32]bool{}
-	var dir func(off uint32, depth int) (uint32, bool)
-	dir = func(off uint32, depth int) (uint32, bool) {
-		if seen[off] || depth > 3 {
-			return 0, false
-		}
-		seen[off] = true
-		n, ok := t.ifd(off)
-		if !ok || n > 0x7FFF { // goexif reads the count as a signed int16
-			return 0, false
-		}
-		for i := 0; i < n; i++ {
-			tag, typ, count, value := t.entry(off, i)
-			if int(typ) < len(tiffTypeSize) && tiffTypeSize[typ]*uint64(count) > uint64(len(t.b)) {
-				return 0, false
-			}
-			switch tag {
-			case tagExifIFD, tagGPSIFD, tagInteropIFD:
-				if _, ok := dir(t.order.Uint32(t.b[value:]), depth+1); !ok {
-					return 0, false
-				}
-			}
-		}
-		next, _ := t.next(off, n)
-		return next, true
-	}
-	off := t.ifd0
-	for i := 0; off != 0; i++ {
-		if i == 8 {
-			return false
-		}
-		var ok bool
-		if off, ok = dir(off, 0); !ok {
-			return false
-		}
-	}
-	return true
 }

@@ -1,5 +1,5 @@
 // Command hubshare runs the guest-share service and its administration
-// subcommands: serve, migrate, member create and apitoken create.
+// subcommands: serve, migrate, member create, apitoken create and version.
 package main
 
 import (

@@ -19,6 +19,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/app/metrics"
 	"hubshare/content"
 	"hubshare/content/media"
 	"hubshare/web"
@@ -34,6 +35,9 @@ type Main struct {
 	Clock app.Clock
 	// Ready, if set, receives the listening address once serve accepts connections.
 	Ready func(addr string)
+	// MetricsReady, if set, receives the address of the metrics listener
+	// once it accepts connections (with --metrics-listen).
+	MetricsReady func(addr string)
 }
 
 type usageError struct{ msg string }
@@ -58,10 +62,12 @@ commands:
   member create --handle NAME create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
+  version                     print the version and the revision it was built from
 
 Every command takes --listen, --database-url, --data-dir, --base-url,
---trusted-proxies, --secret-key-file, --max-upload and --log-level, or the
-matching HUBSHARE_* environment variables (a flag wins).`
+--trusted-proxies, --secret-key-file, --max-upload, --log-level,
+--log-format and --metrics-listen, or the matching HUBSHARE_* environment
+variables (a flag wins).`
 
 // Run runs one subcommand.
 func (m *Main) Run(ctx context.Context, args []string) error {
@@ -87,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return usageError{"usage: hubshare apitoken create --handle NAME [--description TEXT] [--scope read|write]"}
 		}
 		return m.apitokenCreate(ctx, args[2:])
+	case "version":
+		return printVersion(m.Stdout, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil
@@ -117,12 +125,14 @@ func (m *Main) parse(name string, args []string, extra func(fs *flag.FlagSet)) (
 	return cfg, nil
 }
 
+// logger is the logger of a run, in the configured format; Finish has
+// checked the format and the level.
 func (m *Main) logger(cfg *app.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		level = slog.LevelInfo
+	log, err := app.NewLogger(m.Stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		log, _ = app.NewLogger(m.Stderr, app.LogFormatText, "info")
 	}
-	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	return log
 }
 
 // open opens the database and the server keys.
@@ -148,6 +158,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.logger(cfg)
+	// The libraries' own messages go to the same logger.
+	database.RouteDriverLogs(log)
+	web.RouteFiberLogs(log)
 	db, keys, err := m.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -175,9 +188,27 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	cs.Limits.Memory = media.NewBudget(cfg.MaxDecodeMemory)
 	limitHeap(cfg.MaxDecodeMemory)
-	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
+	var mt *metrics.Metrics
+	if cfg.MetricsListen != "" {
+		mt = metrics.New()
+		mt.WatchDB(db.DB, dbKind(cfg))
+		svc.SetMetrics(mt)
+		cs.Metrics = mt
+	}
+	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log, Metrics: mt})
 	if err != nil {
 		return err
+	}
+	if mt != nil {
+		addr, stopMetrics, err := serveMetrics(ctx, cfg.MetricsListen, mt, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		log.Info("metrics are served", "address", "http://"+addr+"/metrics")
+		if m.MetricsReady != nil {
+			m.MetricsReady(addr)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -381,11 +381,54 @@ func TestServeMetricsScrape(t *testing.T) {
 }
 
 // With --log-format json every line is a JSON object; each request line
-// carries the request id the client got in X-Request-ID, and no secret (zat,
-// API token, password, cookie value) is ever written.
+// carries the request id the client got in X-Request-ID, so does a line a
+// handler logs (the first member's creation), and no secret (setup code
+// after its one line, zat, API token, password, cookie value) is written.
 func TestServeJSONLogs(t *testing.T) {
 	t.Parallel()
-	h := newHub(t, "sqlite", "--log-format", "json")
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir}
+	addr, _, logs := startServeMetrics(t, env(), append(args, "--log-format", "json")...)
+	h := &hub{t: t, base: "http://" + addr, logs: logs, password: "correct horse battery staple",
+		client: &http.Client{Timeout: 20 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	var setupCode string
+	for _, line := range strings.Split(logs(), "\n") {
+		var rec struct {
+			SetupCode string `json:"setup_code"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.SetupCode != "" {
+			setupCode = rec.SetupCode
+		}
+	}
+	if setupCode == "" {
+		t.Fatalf("no setup_code in the JSON log:\n%s", logs())
+	}
+	// The first member, through the browser.
+	member := newGuest()
+	code, page := h.get(member, "/")
+	csrf := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	if code != http.StatusOK || csrf == nil {
+		t.Fatalf("GET / on a new hub: %d", code)
+	}
+	form := url.Values{"_csrf": {html.UnescapeString(string(csrf[1]))}, "code": {setupCode}, "handle": {"alice"},
+		"password": {h.password}, "password2": {h.password}}
+	req, _ := http.NewRequest(http.MethodPost, h.base+"/setup", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	code, body, hdr := h.do(member, req)
+	if code != http.StatusSeeOther {
+		t.Fatalf("POST /setup: %d %s", code, body)
+	}
+	setupID := hdr.Get("X-Request-ID")
+	if code, _ := h.get(member, "/"); code != http.StatusOK {
+		t.Fatalf("home after the first run: %d", code)
+	}
+	tok, err := run(t, env(), "", append([]string{"apitoken", "create", "--handle", "alice", "--scope", "write"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.apiToken = strings.TrimSpace(tok)
+
 	var post struct{ ID int64 }
 	h.api(http.MethodPost, "/posts", "application/json", strings.NewReader(`{"title":"Secret plans","body":"..."}`), http.StatusCreated, &post)
 	zat := h.share(post.ID)
@@ -397,29 +440,14 @@ func TestServeJSONLogs(t *testing.T) {
 	if code, _ := h.get(guest, path); code != http.StatusOK {
 		t.Fatalf("guest view: %d", code)
 	}
-	// A crawler's bearer guest token, and the member signing in.
-	req, _ := http.NewRequest(http.MethodGet, h.base+path, nil)
+	// A crawler's bearer guest token.
+	req, _ = http.NewRequest(http.MethodGet, h.base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+zat)
 	if code, _, _ := h.do(h.client, req); code != http.StatusOK {
 		t.Fatalf("bearer guest view: %d", code)
 	}
-	member := newGuest()
-	code, page := h.get(member, "/login")
-	csrf := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
-	if code != http.StatusOK || csrf == nil {
-		t.Fatalf("GET /login: %d", code)
-	}
-	form := url.Values{"_csrf": {html.UnescapeString(string(csrf[1]))}, "handle": {"alice"}, "password": {h.password}}
-	req, _ = http.NewRequest(http.MethodPost, h.base+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if code, body, _ := h.do(member, req); code != http.StatusSeeOther {
-		t.Fatalf("POST /login: %d %s", code, body)
-	}
-	if code, _ := h.get(member, "/"); code != http.StatusOK {
-		t.Fatalf("home after sign-in: %d", code)
-	}
 
-	logs := h.logs()
+	text := h.logs()
 	secrets := []string{zat, h.apiToken, h.password, url.QueryEscape(zat)}
 	u, _ := url.Parse(h.base)
 	for _, jar := range []http.CookieJar{guest.Jar, member.Jar} {
@@ -431,13 +459,16 @@ func TestServeJSONLogs(t *testing.T) {
 		t.Fatalf("only %d secrets to look for: the clients hold no cookies", len(secrets))
 	}
 	for _, s := range secrets {
-		if len(s) >= 8 && strings.Contains(logs, s) {
+		if len(s) >= 8 && strings.Contains(text, s) {
 			t.Errorf("the log holds a secret %q", s[:8]+"…")
 		}
 	}
+	if n := strings.Count(text, setupCode); n != 1 {
+		t.Errorf("the setup code is in %d log lines, want only the one that announces it", n)
+	}
 	byID := map[string]bool{}
-	requests := 0
-	sc := bufio.NewScanner(strings.NewReader(logs))
+	requests, created := 0, false
+	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var rec map[string]any
@@ -445,18 +476,26 @@ func TestServeJSONLogs(t *testing.T) {
 			t.Errorf("log line is not JSON: %v: %s", err, sc.Text())
 			continue
 		}
-		if rec["msg"] != "request" {
-			continue
-		}
-		requests++
 		id, _ := rec["request_id"].(string)
-		if id == "" {
-			t.Errorf("request line without request_id: %s", sc.Text())
+		switch msg, _ := rec["msg"].(string); {
+		case msg == "request":
+			requests++
+			if id == "" {
+				t.Errorf("request line without request_id: %s", sc.Text())
+			}
+			byID[id] = true
+		case strings.HasPrefix(msg, "first member created"):
+			created = true
+			if id == "" || id != setupID {
+				t.Errorf("the first member's line has request_id %q, want %q of POST /setup: %s", id, setupID, sc.Text())
+			}
 		}
-		byID[id] = true
+	}
+	if !created {
+		t.Errorf("no line about the first member\n%s", text)
 	}
 	if requests < 8 {
-		t.Errorf("%d request lines, want one per request (at least 8)\n%s", requests, logs)
+		t.Errorf("%d request lines, want one per request (at least 8)\n%s", requests, text)
 	}
 	for _, id := range h.responseIDs {
 		if id == "" || !byID[id] {

@@ -83,6 +83,7 @@ func (s *Server) zipPhoto(ctx context.Context, zw *zip.Writer, f content.Downloa
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(w, obj)
+	n, err := io.Copy(w, obj)
+	s.Metrics.MediaServed(f.Variant, n)
 	return err
 }

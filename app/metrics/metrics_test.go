@@ -81,3 +81,21 @@ func TestLabelsAndGauges(t *testing.T) {
 		}
 	}
 }
+
+// The cost the metrics add to every request (one histogram observation)
+// and to a guest view (one counter).
+func BenchmarkObserveRequest(b *testing.B) {
+	m := metrics.New()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ObserveRequest("/items/:id", "GET", 200, 3*time.Millisecond)
+	}
+}
+
+func BenchmarkGuestViewed(b *testing.B) {
+	m := metrics.New()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.GuestViewed()
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -209,8 +210,9 @@ func (h *hub) share(item int64) string {
 	return tok.Token
 }
 
-// uploadPNG uploads a real PNG and returns the photo's id and the file's size.
-func (h *hub) uploadPNG() (int64, int) {
+// uploadPNG uploads a real PNG, into the album if one is given, and
+// returns the photo's id and the file's size.
+func (h *hub) uploadPNG(album ...int64) (int64, int) {
 	h.t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 320, 200))
 	for x := 0; x < 320; x++ {
@@ -224,6 +226,9 @@ func (h *hub) uploadPNG() (int64, int) {
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	for _, a := range album {
+		mw.WriteField("album_id", strconv.FormatInt(a, 10))
+	}
 	fw, _ := mw.CreateFormFile("file", "photo.png")
 	fw.Write(file.Bytes())
 	mw.Close()
@@ -375,6 +380,49 @@ func TestServeMetricsScrape(t *testing.T) {
 			}
 			if got, _ := value(fams, "hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "status": "4xx"}); got < 3 {
 				t.Errorf("4xx answers of /items/:id = %v, want the 404s and 429s", got)
+			}
+		})
+	}
+}
+
+// An album's ZIP download counts its photos' bytes as served, by the
+// variant sent, and one guest download.
+func TestServeMetricsAlbumDownload(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range dbtest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			h := newHub(t, dialect)
+			var album struct{ ID int64 }
+			h.api(http.MethodPost, "/albums", "application/json", strings.NewReader(`{"title":"Sea"}`), http.StatusCreated, &album)
+			h.uploadPNG(album.ID)
+			h.uploadPNG(album.ID)
+			var tok struct{ Token string }
+			h.api(http.MethodPost, fmt.Sprintf("/items/%d/share", album.ID), "application/json",
+				strings.NewReader(`{"name":"Family","can_download":true}`), http.StatusCreated, &tok)
+			guest := newGuest()
+			if code, _ := h.get(guest, fmt.Sprintf("/items/%d?zat=%s", album.ID, tok.Token)); code != http.StatusSeeOther {
+				t.Fatalf("open the album's link: %d", code)
+			}
+			code, body := h.get(guest, fmt.Sprintf("/items/%d/download", album.ID))
+			if code != http.StatusOK {
+				t.Fatalf("album download: %d", code)
+			}
+			zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+			if err != nil || len(zr.File) != 2 {
+				t.Fatalf("album download is not a ZIP of two photos: %v", err)
+			}
+			var inZip uint64
+			for _, f := range zr.File {
+				inZip += f.UncompressedSize64
+			}
+			fams := scrape(t, h.metricsAddr)
+			// Without show_metadata a guest gets the clean variant.
+			if got, _ := value(fams, "hubshare_media_served_bytes_total", map[string]string{"variant": "clean"}); got != float64(inZip) {
+				t.Errorf("clean bytes served = %v, want the %d bytes in the ZIP", got, inZip)
+			}
+			if got, _ := value(fams, "hubshare_guest_downloads_total", nil); got != 1 {
+				t.Errorf("guest downloads = %v, want 1", got)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/app/database"
+	"hubshare/app/metrics"
 )
 
 // Access-log events.
@@ -129,10 +130,11 @@ type AccessLogStats struct {
 // without foreign keys, and tokens' last-used times are updated only where
 // no one holds the token row (skipped rows are retried on the next flush).
 type AccessLog struct {
-	db     *bun.DB
-	mark   func(day time.Time, network string) string
-	logger *slog.Logger
-	kick   chan struct{}
+	db      *bun.DB
+	mark    func(day time.Time, network string) string
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	kick    chan struct{}
 
 	// flushing serialises flushes; chunk (the rows of the next chunk) is
 	// guarded by it.
@@ -203,6 +205,7 @@ func (l *AccessLog) Stats() AccessLogStats {
 
 // Record queues an event; it never blocks on the database.
 func (l *AccessLog) Record(ev AccessEvent) {
+	l.count(ev)
 	row := accessRow{At: ev.At.UTC(), TokenID: ev.TokenID, ItemID: ev.ItemID, Event: ev.Event,
 		ClientMark: l.mark(ev.At, ev.Network), Reason: ev.Reason, Count: 1}
 	l.mu.Lock()
@@ -221,6 +224,29 @@ func (l *AccessLog) Record(ev AccessEvent) {
 		default:
 		}
 	}
+}
+
+// count tells the metrics about a recorded event, whatever becomes of it.
+func (l *AccessLog) count(ev AccessEvent) {
+	switch ev.Event {
+	case EventOpen:
+		l.metrics.GuestOpened()
+	case EventView:
+		l.metrics.GuestViewed()
+	case EventDownload:
+		l.metrics.GuestDownloaded()
+	case EventDeniedPassword:
+		l.metrics.GuestDenied("wrong_password")
+	case EventFailed:
+		l.metrics.GuestDenied(ev.Reason)
+	}
+}
+
+// metricsStats is Stats as the metrics read it at each scrape.
+func (l *AccessLog) metricsStats() metrics.AccessLogStats {
+	st := l.Stats()
+	return metrics.AccessLogStats{Pending: st.Pending, Written: st.Written, Retried: st.Retried,
+		Merged: st.Merged, Dropped: st.Dropped, Gone: st.Gone}
 }
 
 // enqueue adds r to the queue, merging or dropping it when the queue is

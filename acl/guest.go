@@ -268,7 +268,9 @@ func (s *Service) openableItem(ctx context.Context, tokenID int64, item *int64) 
 // token was shared on it, so a household with old links keeps its live ones.
 func (s *Service) zatFailed(ctx context.Context, netKey ThrottleKey, t *GuestToken, item *int64, network, reason string) error {
 	key := netKey
-	if t != nil {
+	if t == nil {
+		s.Metrics.GuestDenied("unknown_token")
+	} else {
 		key = TokenKey(t.ID)
 		tied, err := s.openableItem(ctx, t.ID, item)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/app/metrics"
 )
 
 // Service owns principals, sessions, tokens and decisions on the database.
@@ -20,6 +21,8 @@ type Service struct {
 	Keys     *app.Keys
 	Throttle *Throttle
 	Log      *AccessLog
+	// Metrics, set with SetMetrics, counts guest traffic.
+	Metrics *metrics.Metrics
 }
 
 // NewService wires a Service.
@@ -31,6 +34,13 @@ func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
 		return keyedHex(keys.ClientMark, "client", at.UTC().Format("2006-01-02"), network)[:12]
 	})
 	return s
+}
+
+// SetMetrics counts guest openings, views, denials and throttled attempts
+// into m, and exports the access log's queue and counters.
+func (s *Service) SetMetrics(m *metrics.Metrics) {
+	s.Metrics, s.Throttle.Metrics, s.Log.metrics = m, m, m
+	m.WatchAccessLog(s.Log.metricsStats)
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }

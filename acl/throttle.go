@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/metrics"
 )
 
 // Throttled actions. Each keeps its own counters.
@@ -35,6 +36,8 @@ type Throttle struct {
 	clock app.Clock
 	// Window is both how far back failures count and how long a block lasts.
 	Window time.Duration
+	// Metrics, when set, counts the attempts refused.
+	Metrics *metrics.Metrics
 }
 
 // Limits per window: a small threshold per network, and a cap per target
@@ -101,7 +104,11 @@ func (t *Throttle) Check(ctx context.Context, action string, keys ...ThrottleKey
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}
-	return throttled(now, until)
+	err = throttled(now, until)
+	if err != nil {
+		t.Metrics.Throttled(action)
+	}
+	return err
 }
 
 func throttled(now time.Time, until []time.Time) error {

@@ -3,6 +3,7 @@ package app
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -32,6 +33,11 @@ type Config struct {
 	NoMigrate bool
 	// LogLevel is "debug", "info", "warn" or "error".
 	LogLevel string
+	// LogFormat is "text" or "json" (LogFormatText, LogFormatJSON).
+	LogFormat string
+	// MetricsListen is the address of the Prometheus /metrics listener;
+	// empty turns it off. It is never the public listener.
+	MetricsListen string
 	// AccessLogRetention is how long guest access-log entries are kept.
 	AccessLogRetention time.Duration
 }
@@ -63,6 +69,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
+	fs.StringVar(&f.logFormat, "log-format", "", "text or json (HUBSHARE_LOG_FORMAT, default text)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address of a separate listener for Prometheus /metrics, e.g. 127.0.0.1:9090 (HUBSHARE_METRICS_LISTEN, default off)")
 	return f
 }
 
@@ -72,7 +80,7 @@ type ConfigFlags struct {
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel, retention         string
-	maxDecodeMemory                                       string
+	maxDecodeMemory, logFormat, metricsListen             string
 	noMigrate                                             bool
 }
 
@@ -108,6 +116,23 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 		c.NoMigrate = true
 	}
 	c.LogLevel = pick("log-level", f.logLevel, "HUBSHARE_LOG_LEVEL", "info")
+	if _, err := NewLogger(io.Discard, LogFormatText, c.LogLevel); err != nil {
+		return err
+	}
+	c.LogFormat = pick("log-format", f.logFormat, "HUBSHARE_LOG_FORMAT", LogFormatText)
+	if c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		return fmt.Errorf("log format %q is not text or json", c.LogFormat)
+	}
+	c.MetricsListen = pick("metrics-listen", f.metricsListen, "HUBSHARE_METRICS_LISTEN", "")
+	if c.MetricsListen != "" {
+		_, port, err := net.SplitHostPort(c.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listen address %q is not host:port, such as 127.0.0.1:9090", c.MetricsListen)
+		}
+		if c.MetricsListen == c.Listen && port != "0" {
+			return fmt.Errorf("metrics listen address %q is the public listener: give /metrics its own address", c.MetricsListen)
+		}
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen
 	}

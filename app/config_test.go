@@ -81,3 +81,26 @@ func TestConfigMaxDecodeMemory(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigLogFormatAndMetricsListen(t *testing.T) {
+	cfg, err := parse(t, nil, nil)
+	if err != nil || cfg.LogFormat != app.LogFormatText || cfg.MetricsListen != "" {
+		t.Fatalf("defaults: log format %q, metrics listen %q (%v): want text and off", cfg.LogFormat, cfg.MetricsListen, err)
+	}
+	env := map[string]string{"HUBSHARE_LOG_FORMAT": "json", "HUBSHARE_METRICS_LISTEN": "127.0.0.1:9100"}
+	if cfg, err = parse(t, nil, env); err != nil || cfg.LogFormat != "json" || cfg.MetricsListen != "127.0.0.1:9100" {
+		t.Errorf("from the environment: %+v, %v", cfg, err)
+	}
+	if cfg, err = parse(t, []string{"--log-format", "text", "--metrics-listen", "[::1]:9200"}, env); err != nil ||
+		cfg.LogFormat != "text" || cfg.MetricsListen != "[::1]:9200" {
+		t.Errorf("flags did not win: %+v, %v", cfg, err)
+	}
+	for _, args := range [][]string{
+		{"--log-format", "xml"}, {"--log-level", "verbose"}, {"--metrics-listen", "9100"},
+		{"--listen", "127.0.0.1:8080", "--metrics-listen", "127.0.0.1:8080"},
+	} {
+		if _, err := parse(t, args, nil); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database"
+	"hubshare/app/metrics"
 	"hubshare/content/media"
 )
 
@@ -69,6 +70,8 @@ type Service struct {
 	// Limits bounds the images accepted and the decoding memory they share;
 	// the zero value takes the media package's defaults.
 	Limits media.Limits
+	// Metrics, when set, counts uploads in progress and bytes stored.
+	Metrics *metrics.Metrics
 
 	guestView *database.Prepared
 }

@@ -38,6 +38,7 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 	if err := s.admit(); err != nil {
 		return nil, err
 	}
+	defer s.Metrics.UploadStarted()()
 	cr := &countingReader{r: body}
 	p, err := media.Ingest(ctx, s.Media, cr, s.MaxUpload, s.Limits)
 	if err != nil && (errors.Is(err, media.ErrUnsupported) || errors.Is(err, media.ErrCorrupt) || errors.Is(err, media.ErrTooManyPixels)) {
@@ -51,6 +52,7 @@ func (s *Service) IngestPhoto(ctx context.Context, body io.Reader) (*media.Photo
 	var me *media.MemoryError
 	switch {
 	case err == nil:
+		s.Metrics.MediaStored(p.Stored)
 		return p, nil
 	case media.IsNoSpace(err):
 		// Deletions need the reserve more than uploads do.
@@ -176,9 +178,13 @@ func (s *Service) MoveToAlbum(ctx context.Context, owner, photo int64, albumID *
 // the owner and for tokens (or members) allowed to download — without
 // metadata unless they may see it. ok is false when the viewer may not have it.
 func Variant(acc *Access, requested string) (variant string, ok bool) {
+	// The constants, never requested itself: a caller's string (a Fiber
+	// parameter) may not outlive the request, and metrics keep the variant.
 	switch requested {
-	case media.VariantThumb, media.VariantLarge:
-		return requested, true
+	case media.VariantThumb:
+		return media.VariantThumb, true
+	case media.VariantLarge:
+		return media.VariantLarge, true
 	case media.VariantOriginal:
 		switch {
 		case acc.Owner, acc.CanDownload && acc.ShowMetadata:

@@ -75,11 +75,11 @@ func (s *Server) apiOpenAPI(c *fiber.Ctx) error {
 func (s *Server) healthz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if err := s.DB.PingContext(c.UserContext()); err != nil {
-		s.Logger.Error("health check: database", "err", err)
+		s.Logger.ErrorContext(c.UserContext(), "health check: database", "err", err)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": "the database is unreachable"})
 	}
 	if reason := s.Content.StorageProblem(); reason != "" {
-		s.Logger.Warn("health check: storage", "reason", reason)
+		s.Logger.WarnContext(c.UserContext(), "health check: storage", "reason", reason)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": reason})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})

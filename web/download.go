@@ -43,7 +43,7 @@ func (s *Server) albumDownload(c *fiber.Ctx) error {
 	s.recordView(c, acc, acl.EventDownload)
 	c.Set(fiber.HeaderContentType, "application/zip")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="album-`+strconv.FormatInt(id, 10)+`.zip"`)
-	logger := s.Logger
+	logger, rctx := s.Logger, c.UserContext()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(context.Background(), downloadTimeout)
 		defer cancel()
@@ -52,12 +52,12 @@ func (s *Server) albumDownload(c *fiber.Ctx) error {
 			if err := s.zipPhoto(ctx, zw, f); err != nil {
 				// The status is sent: all that is left is to cut the archive
 				// short, which the client sees as a broken download.
-				logger.Error("album download cut short", "album", id, "photo", f.Photo.ID, "err", err)
+				logger.ErrorContext(rctx, "album download cut short", "album", id, "photo", f.Photo.ID, "err", err)
 				return
 			}
 		}
 		if err := zw.Close(); err != nil {
-			logger.Warn("album download not finished", "album", id, "err", err)
+			logger.WarnContext(rctx, "album download not finished", "album", id, "err", err)
 		}
 	})
 	return nil
@@ -83,6 +83,7 @@ func (s *Server) zipPhoto(ctx context.Context, zw *zip.Writer, f content.Downloa
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(w, obj)
+	n, err := io.Copy(w, obj)
+	s.Metrics.MediaServed(f.Variant, n)
 	return err
 }

@@ -38,7 +38,7 @@ func (s *Server) mediaFile(c *fiber.Ctx) error {
 	}
 	obj, err := s.Content.OpenMedia(c.UserContext(), acc.Item, variant)
 	if errors.Is(err, fs.ErrNotExist) {
-		s.Logger.Error("photo file missing", "item", id, "variant", variant)
+		s.Logger.ErrorContext(c.UserContext(), "photo file missing", "item", id, "variant", variant)
 		return notFound
 	}
 	if err != nil {
@@ -54,6 +54,9 @@ func (s *Server) mediaFile(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, ct)
 	c.Response().SetBodyStream(obj, int(obj.Size()))
+	if !c.Request().Header.IsHead() {
+		s.Metrics.MediaServed(variant, obj.Size())
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	fiberlog "github.com/gofiber/fiber/v2/log"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"hubshare/app"
@@ -34,9 +36,13 @@ func requestID(c *fiber.Ctx) string {
 }
 
 // accessLog logs each request with its path only: query strings (where a zat
-// may travel) and headers (cookies, bearer tokens) are never written.
+// may travel) and headers (cookies, bearer tokens) are never written. It
+// puts the request id into the request's context, so that every line
+// logged with that context carries it, and times the request for the
+// metrics by the route pattern that answered it.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
+	c.SetUserContext(app.WithRequestID(c.UserContext(), requestID(c)))
 	err := c.Next()
 	status := c.Response().StatusCode()
 	if err != nil {
@@ -51,9 +57,73 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	took := time.Since(start)
 	s.Logger.Log(c.UserContext(), level, "request", "method", c.Method(), "path", safePath(c.Path()), "status", status,
-		"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID(c))
+		"duration_ms", took.Milliseconds(), "request_id", requestID(c))
+	s.Metrics.ObserveRequest(routePattern(c), methodLabel(c.Method()), status, took)
 	return err
+}
+
+// routePattern is the pattern of the route that answered (e.g.
+// "/items/:id"), never the raw path, so that the metrics' labels stay few.
+func routePattern(c *fiber.Ctx) string {
+	if r, ok := c.Locals(routeLocal).(string); ok {
+		return r
+	}
+	return c.Route().Path
+}
+
+// methodLabel is the method as a constant string: the metrics keep their
+// label values, and Fiber's strings live only as long as the request.
+func methodLabel(m string) string {
+	for _, known := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions} {
+		if m == known {
+			return known
+		}
+	}
+	return "other"
+}
+
+// routeLocal overrides the route pattern of a request (see unmatched).
+const routeLocal = "route_pattern"
+
+// unmatched answers every path that no route takes: "not found", under one
+// pattern of its own in the metrics.
+func unmatched(c *fiber.Ctx) error {
+	c.Locals(routeLocal, "unmatched")
+	return notFound
+}
+
+// RouteFiberLogs sends what Fiber prints on its own to log. Fiber's logger
+// is process-wide, so the last call wins.
+func RouteFiberLogs(log *slog.Logger) {
+	app.SetLibraryLogger(log)
+	fiberlog.SetOutput(fiberLogWriter{})
+}
+
+// fiberLogWriter turns each line of Fiber's logger ("2006/01/02 15:04:05
+// [Warn] message") into a record of the library logger at its level.
+type fiberLogWriter struct{}
+
+func (fiberLogWriter) Write(p []byte) (int, error) {
+	line := string(p)
+	level := slog.LevelWarn
+	if i := strings.Index(line, "["); i >= 0 {
+		if j := strings.Index(line[i:], "] "); j > 0 {
+			switch line[i+1 : i+j] {
+			case "Trace", "Debug":
+				level = slog.LevelDebug
+			case "Info":
+				level = slog.LevelInfo
+			case "Error", "Fatal", "Panic":
+				level = slog.LevelError
+			}
+			line = line[i+j+2:]
+		}
+	}
+	app.LibraryPrintf(context.Background(), level, "fiber", "%s", line)
+	return len(p), nil
 }
 
 // safePath keeps tokens that a client put into the path itself out of logs.

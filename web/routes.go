@@ -122,5 +122,5 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodDelete, "/groups/:id", s.apiDeleteGroup)
 	apiRoute(fiber.MethodPut, "/groups/:id/members", s.apiSetGroupMembers)
 
-	a.Use(func(c *fiber.Ctx) error { return notFound })
+	a.Use(unmatched)
 }

@@ -25,6 +25,7 @@ import (
 
 	"hubshare/acl"
 	"hubshare/app"
+	"hubshare/app/metrics"
 	"hubshare/content"
 )
 
@@ -43,6 +44,8 @@ type Deps struct {
 	Clock   app.Clock
 	Keys    *app.Keys
 	Logger  *slog.Logger
+	// Metrics, when set, times requests and counts media bytes served.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP server.

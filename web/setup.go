@@ -142,7 +142,7 @@ func (s *Server) setupForm(c *fiber.Ctx) error {
 		return err
 	}
 	s.closeSetup()
-	s.Logger.Info("first member created; the setup code is spent", "handle", m.Handle)
+	s.Logger.InfoContext(ctx, "first member created; the setup code is spent", "handle", m.Handle)
 	id, err := s.ACL.CreateSession(ctx, m.ID)
 	if err != nil {
 		return err

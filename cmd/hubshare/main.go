@@ -1,6 +1,6 @@
 // Command hubshare runs the guest-share service and its administration
-// subcommands: serve, migrate, member create, apitoken create, backup and
-// restore.
+// subcommands: serve, migrate, member create, apitoken create, backup,
+// restore and version.
 package main
 
 import (

@@ -20,6 +20,7 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/jobs"
+	"hubshare/app/metrics"
 	"hubshare/content"
 	"hubshare/content/media"
 	"hubshare/web"
@@ -35,6 +36,9 @@ type Main struct {
 	Clock app.Clock
 	// Ready, if set, receives the listening address once serve accepts connections.
 	Ready func(addr string)
+	// MetricsReady, if set, receives the address of the metrics listener
+	// once it accepts connections (with --metrics-listen).
+	MetricsReady func(addr string)
 }
 
 type usageError struct{ msg string }
@@ -64,10 +68,12 @@ commands:
                               taken while serving, into one archive
   restore FILE                restore such an archive into an empty data
                               directory
+  version                     print the version and the revision it was built from
 
 Every command takes --listen, --database-url, --data-dir, --base-url,
---trusted-proxies, --secret-key-file, --max-upload and --log-level, or the
-matching HUBSHARE_* environment variables (a flag wins).`
+--trusted-proxies, --secret-key-file, --max-upload, --log-level,
+--log-format and --metrics-listen, or the matching HUBSHARE_* environment
+variables (a flag wins).`
 
 // Run runs one subcommand.
 func (m *Main) Run(ctx context.Context, args []string) error {
@@ -97,6 +103,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.backup(ctx, args[1:])
 	case "restore":
 		return m.restore(ctx, args[1:])
+	case "version":
+		return printVersion(m.Stdout, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil
@@ -127,12 +135,14 @@ func (m *Main) parse(name string, args []string, extra func(fs *flag.FlagSet)) (
 	return cfg, nil
 }
 
+// logger is the logger of a run, in the configured format; Finish has
+// checked the format and the level.
 func (m *Main) logger(cfg *app.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		level = slog.LevelInfo
+	log, err := app.NewLogger(m.Stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		log, _ = app.NewLogger(m.Stderr, app.LogFormatText, "info")
 	}
-	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	return log
 }
 
 // open opens the database and the server keys.
@@ -158,6 +168,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.logger(cfg)
+	// The libraries' own messages go to the same logger.
+	database.RouteDriverLogs(log)
+	web.RouteFiberLogs(log)
 	db, keys, err := m.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -185,9 +198,27 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	cs.Limits.Memory = media.NewBudget(cfg.MaxDecodeMemory)
 	limitHeap(cfg.MaxDecodeMemory)
-	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log})
+	var mt *metrics.Metrics
+	if cfg.MetricsListen != "" {
+		mt = metrics.New()
+		mt.WatchDB(db.DB, dbKind(cfg))
+		svc.SetMetrics(mt)
+		cs.Metrics = mt
+	}
+	srv, err := web.New(web.Deps{Config: cfg, DB: db, ACL: svc, Content: cs, Clock: m.Clock, Keys: keys, Logger: log, Metrics: mt})
 	if err != nil {
 		return err
+	}
+	if mt != nil {
+		addr, stopMetrics, err := serveMetrics(ctx, cfg.MetricsListen, mt, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		log.Info("metrics are served", "address", "http://"+addr+"/metrics")
+		if m.MetricsReady != nil {
+			m.MetricsReady(addr)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -51,6 +51,8 @@ type Photo struct {
 	Width, Height int
 	Size          int64 // bytes of the original
 	Meta          Metadata
+	// Stored is the bytes written to the store, every variant included.
+	Stored int64
 }
 
 // Ingest stores an uploaded photo and makes its variants.
@@ -99,7 +101,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limi
 	if err != nil {
 		return nil, err
 	}
-	p.Size = size
+	p.Size, p.Stored = size, in.stored
 	return p, nil
 }
 
@@ -129,6 +131,7 @@ type ingestion struct {
 	st      Store
 	base    string
 	written []string
+	stored  int64 // bytes committed to the store
 }
 
 // removeAll deletes what this ingestion stored. It runs even when ctx has
@@ -149,14 +152,31 @@ func (in *ingestion) write(variant string, fill func(io.Writer) error) error {
 		return err
 	}
 	defer p.Abort()
-	if err := fill(p); err != nil {
+	cw := &countingWriter{w: p}
+	if err := fill(cw); err != nil {
 		return err
 	}
 	if err := in.ctx.Err(); err != nil {
 		return err
 	}
 	in.written = append(in.written, key)
-	return p.Commit()
+	if err := p.Commit(); err != nil {
+		return err
+	}
+	in.stored += cw.n
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // storeOriginal streams the upload into the store. The image header is

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,6 +21,8 @@ type Service struct {
 	Keys     *app.Keys
 	Throttle *Throttle
 	Log      *AccessLog
+
+	notifier atomic.Pointer[notifierBox]
 }
 
 // NewService wires a Service.
@@ -30,6 +33,8 @@ func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
 		// day but never followed across days, and the address is never kept.
 		return keyedHex(keys.ClientMark, "client", at.UTC().Format("2006-01-02"), network)[:12]
 	})
+	s.Log.netMark = func(token int64, network string) string { return netMark(keys.ClientMark, token, network) }
+	s.Log.notifier = &s.notifier
 	return s
 }
 

@@ -133,14 +133,14 @@ type AccessLogStats struct {
 // without foreign keys, and tokens' last-used times are updated only where
 // no one holds the token row (skipped rows are retried on the next flush).
 type AccessLog struct {
-	db     *bun.DB
-	mark   func(day time.Time, network string) string
+	db   *bun.DB
+	mark func(day time.Time, network string) string
 	// netMark marks an opening's network for one token (see netMark).
 	netMark func(token int64, network string) string
 	// notifier receives the notifications a flush made, once committed.
 	notifier *atomic.Pointer[notifierBox]
 	logger   *slog.Logger
-	kick   chan struct{}
+	kick     chan struct{}
 
 	// flushing serialises flushes; chunk (the rows of the next chunk) is
 	// guarded by it.

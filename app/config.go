@@ -34,6 +34,11 @@ type Config struct {
 	LogLevel string
 	// AccessLogRetention is how long guest access-log entries are kept.
 	AccessLogRetention time.Duration
+	// SMTPURL (smtp://user:pass@host:port, smtps://…, ?starttls=true)
+	// turns on notification mail from SMTPFrom; empty means no mail. It
+	// holds a password: never log it.
+	SMTPURL  string
+	SMTPFrom string
 }
 
 // Defaults.
@@ -63,6 +68,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
+	fs.StringVar(&f.smtpURL, "smtp-url", "", "SMTP server for notification mail: smtp://user:password@host:587 (STARTTLS when offered; ?starttls=true requires it) or smtps://user:password@host:465 (HUBSHARE_SMTP_URL, default: no mail)")
+	fs.StringVar(&f.smtpFrom, "smtp-from", "", "sender address of notification mail, e.g. hubshare@example.org (HUBSHARE_SMTP_FROM; required with --smtp-url)")
 	return f
 }
 
@@ -72,7 +79,7 @@ type ConfigFlags struct {
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel, retention         string
-	maxDecodeMemory                                       string
+	maxDecodeMemory, smtpURL, smtpFrom                    string
 	noMigrate                                             bool
 }
 
@@ -143,6 +150,11 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 			return fmt.Errorf("max upload %q is not a size such as 50MiB", s)
 		}
 		c.MaxUpload = n
+	}
+	c.SMTPURL = pick("smtp-url", f.smtpURL, "HUBSHARE_SMTP_URL", "")
+	c.SMTPFrom = pick("smtp-from", f.smtpFrom, "HUBSHARE_SMTP_FROM", "")
+	if c.SMTPURL != "" && c.SMTPFrom == "" {
+		return fmt.Errorf("--smtp-url needs --smtp-from (HUBSHARE_SMTP_FROM), the sender address of notification mail")
 	}
 	c.MaxDecodeMemory = DefaultMaxDecodeMemory
 	if s := pick("max-decode-memory", f.maxDecodeMemory, "HUBSHARE_MAX_DECODE_MEMORY", ""); s != "" {

@@ -55,7 +55,8 @@ commands:
   migrate up|down|status      manage the database schema
   migrate unlock              clear the migration lock a crashed migration left
                               (only while no other hubshare is migrating)
-  member create --handle NAME create a member (password read from standard input)
+  member create --handle NAME [--email ADDRESS]
+                              create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
 
@@ -179,6 +180,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopMail, err := startMail(cfg, svc, log, tk.mailGather)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -187,6 +193,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer stopBG()
 	go housekeeping(bg, svc, log, cfg.AccessLogRetention)
 	go every(bg, mediaSweepInterval, func(ctx context.Context) { sweepMedia(ctx, cs, log, tk.sweepAge) })
+	go every(bg, expiringCheckInterval, func(ctx context.Context) { notifyExpiring(ctx, svc, log) })
 	// Checking the free space often lets the reserve go soon after the disk
 	// fills, before a sign-in or a deletion needs the room, and writes it
 	// back off the request path once space returns.
@@ -221,6 +228,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	err = srv.Shutdown(sctx)
 	stopBG()
 	<-logDone // the last views are written before the database closes
+	stopMail() // after the last flush, whose notifications it sends
 	st := svc.Log.Stats()
 	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)
 	return err
@@ -322,10 +330,20 @@ func sweepMedia(ctx context.Context, cs *content.Service, log *slog.Logger, minA
 type knobs struct {
 	sweepAge time.Duration // HUBSHARE_TEST_MEDIA_SWEEP_AGE, e.g. 1ms
 	reserve  int64         // HUBSHARE_TEST_STORAGE_RESERVE, e.g. 1MiB
+	// mailGather is HUBSHARE_TEST_MAIL_GATHER, e.g. 200ms: how long mail
+	// waits to gather a burst (default mail.DefaultGather).
+	mailGather time.Duration
 }
 
 func (m *Main) testKnobs() (knobs, error) {
 	k := knobs{sweepAge: media.DefaultSweepAge, reserve: media.DefaultReserve}
+	if v := m.Getenv("HUBSHARE_TEST_MAIL_GATHER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return k, fmt.Errorf("HUBSHARE_TEST_MAIL_GATHER %q is not a positive duration", v)
+		}
+		k.mailGather = d
+	}
 	if v := m.Getenv("HUBSHARE_TEST_MEDIA_SWEEP_AGE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -433,16 +451,23 @@ func (m *Main) service(ctx context.Context, cfg *app.Config) (*acl.Service, func
 }
 
 func (m *Main) memberCreate(ctx context.Context, args []string) error {
-	var handle, display string
+	var handle, display, email string
 	cfg, err := m.parse("member create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&handle, "handle", "", "the member's handle (required)")
 		fs.StringVar(&display, "display-name", "", "the name others see (default: the handle)")
+		fs.StringVar(&email, "email", "", "where notifications are mailed (optional; needs --smtp-url on serve)")
 	})
 	if err != nil {
 		return err
 	}
 	if handle == "" {
 		return usageError{"--handle is required"}
+	}
+	if email != "" {
+		// Checked before anything is made, so a bad address makes no member.
+		if email, err = acl.CheckEmail(email); err != nil {
+			return errors.New(app.ErrorMessage(err))
+		}
 	}
 	password, err := readPassword(m.Stdin)
 	if err != nil {
@@ -456,6 +481,11 @@ func (m *Main) memberCreate(ctx context.Context, args []string) error {
 	mem, err := svc.CreateMember(ctx, handle, display, password)
 	if err != nil {
 		return errors.New(app.ErrorMessage(err))
+	}
+	if email != "" {
+		if _, err := svc.SetMemberMail(ctx, mem.ID, &email, nil); err != nil {
+			return errors.New(app.ErrorMessage(err))
+		}
 	}
 	fmt.Fprintf(m.Stdout, "created member %s (id %d)\n", mem.Handle, mem.ID)
 	return nil

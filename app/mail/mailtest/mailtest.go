@@ -54,9 +54,16 @@ type Server struct {
 	changed  chan struct{}
 }
 
-// Start starts a server on 127.0.0.1:0, stopped when the test ends. Set its
-// fields before the first mail is sent.
-func Start(t testing.TB) *Server {
+// Start starts a server on 127.0.0.1:0 that offers STARTTLS with a
+// certificate of its own (ClientTLS trusts it), stopped when the test ends.
+// Set its fields before the first mail is sent.
+func Start(t testing.TB) *Server { return start(t, true) }
+
+// StartPlain starts a server without TLS (and so without AUTH), as a local
+// relay is.
+func StartPlain(t testing.TB) *Server { return start(t, false) }
+
+func start(t testing.TB, withTLS bool) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -67,9 +74,11 @@ func Start(t testing.TB) *Server {
 	srv.Domain = "localhost"
 	// STARTTLS with a certificate of its own (ClientTLS trusts it), and
 	// no password without it, as a real server.
-	cert, pool := selfSigned(t)
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	s.ClientTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if withTLS {
+		cert, pool := selfSigned(t)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.ClientTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.MaxMessageBytes = 1 << 20
 	go srv.Serve(ln)

@@ -227,7 +227,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	stopBG()
-	<-logDone // the last views are written before the database closes
+	<-logDone  // the last views are written before the database closes
 	stopMail() // after the last flush, whose notifications it sends
 	st := svc.Log.Stats()
 	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)

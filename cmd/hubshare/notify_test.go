@@ -137,3 +137,21 @@ func TestServeMailsNotifications(t *testing.T) {
 		})
 	}
 }
+
+// A bad SMTP URL stops serve at start with a message that says what is
+// wrong and does not repeat the password.
+func TestServeRefusesBadSMTPURL(t *testing.T) {
+	t.Parallel()
+	const secret = "pw-Never-Shown"
+	for _, u := range []string{"smtp://u:" + secret + "@mail.example:99999", "http://u:" + secret + "@mail.example", "smtp://u:" + secret + "@mail example"} {
+		var stderr lockedBuffer
+		m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: env()}
+		err := m.Run(t.Context(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--smtp-url", u, "--smtp-from", "hub@example.org"})
+		if err == nil || !strings.Contains(err.Error(), "SMTP URL") {
+			t.Errorf("%s: %v, want an error about the SMTP URL", strings.ReplaceAll(u, secret, "…"), err)
+		}
+		if err != nil && strings.Contains(err.Error()+stderr.String(), secret) {
+			t.Errorf("the password is shown: %v\n%s", err, stderr.String())
+		}
+	}
+}

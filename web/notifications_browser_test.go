@@ -68,9 +68,9 @@ func TestBrowserNotificationsPage(t *testing.T) {
 	}
 	for _, scheme := range []string{"light", "dark"} {
 		for _, vp := range viewports {
-			name := "notifications-" + vp.name
+			name := "notifications-list-" + vp.name
 			if scheme == "dark" {
-				name = "notifications-dark-" + vp.name
+				name = "notifications-list-dark-" + vp.name
 			}
 			t.Run(name, func(t *testing.T) {
 				if err := atViewport(tab, vp.w, vp.h); err != nil {

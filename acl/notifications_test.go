@@ -11,6 +11,7 @@ import (
 
 	"hubshare/acl"
 	"hubshare/app"
+	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
 )
 
@@ -401,6 +402,58 @@ func TestMemberMailSettings(t *testing.T) {
 		}
 		if m, err := w.s.SetMemberMail(ctx, w.owner, tkPtr(""), nil); err != nil || m.Email != nil {
 			t.Fatalf("clear: %+v, %v", m, err)
+		}
+	})
+}
+
+// The bell's count and a page of notifications are one query each, however
+// many notifications the owner has; on SQLite the count reads the partial
+// index of unread ones.
+func TestNotificationQueriesDoNotGrow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := ntNewWorld(t, db)
+		ctx := context.Background()
+		counts := func() (int64, int64) {
+			t.Helper()
+			cctx, c := database.WithCounter(ctx)
+			if _, err := w.s.UnreadNotifications(cctx, w.owner); err != nil {
+				t.Fatal(err)
+			}
+			n1 := c.Count()
+			pctx, p := database.WithCounter(ctx)
+			if _, _, err := w.s.Notifications(pctx, w.owner, app.Page{Limit: 2}); err != nil {
+				t.Fatal(err)
+			}
+			return n1, p.Count()
+		}
+		for range 3 {
+			if err := w.s.NotifyComment(ctx, w.tokA.ID, w.item, "hi"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c1, p1 := counts()
+		for range 30 {
+			if err := w.s.NotifyComment(ctx, w.tokA.ID, w.item, "hi"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c2, p2 := counts()
+		if c1 != 1 || c2 != 1 || p1 != 1 || p2 != 1 {
+			t.Errorf("queries: count %d then %d, page %d then %d; want 1 each", c1, c2, p1, p2)
+		}
+		if database.IsSQLite(db) {
+			var plan []struct {
+				ID     int    `bun:"id"`
+				Parent int    `bun:"parent"`
+				NotUse int    `bun:"notused"`
+				Detail string `bun:"detail"`
+			}
+			if err := db.NewRaw("EXPLAIN QUERY PLAN SELECT count(*) FROM notifications WHERE owner_id = ? AND read_at IS NULL", w.owner).Scan(ctx, &plan); err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) == 0 || !strings.Contains(plan[0].Detail, "notifications_unread_idx") {
+				t.Errorf("the unread count does not use its index: %+v", plan)
+			}
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
+	"hubshare/app/database"
 )
 
 // Notification kinds.
@@ -83,28 +84,35 @@ func callNotifier(p *atomic.Pointer[notifierBox], ns []Notification) {
 	}
 }
 
-// insertNotifications stores ns and returns those stored: one whose Dedup
-// is already taken is left out.
+// insertNotifications stores ns, a statement per chunk of insertChunk
+// rows, and returns those stored: one whose Dedup is already taken is left
+// out.
 func insertNotifications(ctx context.Context, db bun.IDB, ns []Notification) ([]Notification, error) {
 	out := make([]Notification, 0, len(ns))
-	for _, n := range ns {
-		n.At = n.At.UTC()
-		var id int64
-		err := db.NewRaw(`INSERT INTO notifications (owner_id, at, kind, token_id, item_id, text, dedup)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (dedup) DO NOTHING
-RETURNING id`, n.OwnerID, n.At, n.Kind, n.TokenID, n.ItemID, n.Text, n.Dedup).Scan(ctx, &id)
-		if isNoRows(err) {
-			continue
+	for start := 0; start < len(ns); start += insertChunk {
+		chunk := ns[start:min(start+insertChunk, len(ns))]
+		var b strings.Builder
+		args := make([]any, 0, 7*len(chunk))
+		b.WriteString("INSERT INTO notifications (owner_id, at, kind, token_id, item_id, text, dedup) VALUES ")
+		for i, n := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, n.OwnerID, n.At.UTC(), n.Kind, n.TokenID, n.ItemID, n.Text, n.Dedup)
 		}
-		if err != nil {
+		b.WriteString(" ON CONFLICT (dedup) DO NOTHING RETURNING id, owner_id, at, kind, token_id, item_id, text, dedup")
+		var stored []Notification
+		if err := db.NewRaw(b.String(), args...).Scan(ctx, &stored); err != nil && !isNoRows(err) {
 			return nil, translate(err)
 		}
-		n.ID = id
-		out = append(out, n)
+		out = append(out, stored...)
 	}
 	return out, nil
 }
+
+// insertChunk bounds the rows of one insert of notifications or networks.
+const insertChunk = 200
 
 func dedupKey(parts ...any) *string {
 	s := fmt.Sprint(parts...)
@@ -135,22 +143,14 @@ type tokenNote struct {
 // chunk's transaction: a token's first opening, an opening from a network
 // not seen before for the token, and repeated wrong visitor passwords.
 func notifyFromLog(ctx context.Context, db bun.IDB, rows []accessRow) ([]Notification, error) {
-	type pair struct {
-		token int64
-		mark  string
-	}
-	type seenAt struct {
-		first, last time.Time
-		item        *int64
-	}
-	opens := map[pair]*seenAt{}
+	opens := map[netKey]*networkSeen{}
 	denied := map[int64]time.Time{}
 	var ids []int64
 	for i := range rows {
 		r := &rows[i]
 		switch {
 		case r.Event == EventOpen && r.netMark != "":
-			p := pair{r.TokenID, r.netMark}
+			p := netKey{r.TokenID, r.netMark}
 			if s, ok := opens[p]; ok {
 				if r.At.Before(s.first) {
 					s.first, s.item = r.At, r.ItemID
@@ -159,7 +159,7 @@ func notifyFromLog(ctx context.Context, db bun.IDB, rows []accessRow) ([]Notific
 					s.last = r.At
 				}
 			} else {
-				opens[p] = &seenAt{first: r.At, last: r.At, item: r.ItemID}
+				opens[p] = &networkSeen{key: p, first: r.At, last: r.At, item: r.ItemID}
 			}
 		case r.Event == EventDeniedPassword:
 			if r.At.After(denied[r.TokenID]) {
@@ -189,51 +189,37 @@ FROM guest_tokens AS t WHERE t.id IN (?)`, bun.List(ids)).Scan(ctx, &toks)
 
 	var out []Notification
 	if len(opens) > 0 {
-		pairs := make([]pair, 0, len(opens))
-		for p := range opens {
-			if byID[p.token] != nil {
-				pairs = append(pairs, p)
+		seen := make([]*networkSeen, 0, len(opens))
+		for _, o := range opens {
+			if byID[o.key.token] != nil {
+				seen = append(seen, o)
 			}
 		}
 		// Oldest first, so that a token's first network is the first opening.
-		slices.SortFunc(pairs, func(a, b pair) int {
-			if c := opens[a].first.Compare(opens[b].first); c != 0 {
+		slices.SortFunc(seen, func(a, b *networkSeen) int {
+			if c := a.first.Compare(b.first); c != 0 {
 				return c
 			}
-			return strings.Compare(a.mark, b.mark)
+			return strings.Compare(a.key.mark, b.key.mark)
 		})
-		fresh := map[pair]bool{}
-		for _, p := range pairs {
-			s := opens[p]
-			var got []string
-			err := db.NewRaw(`INSERT INTO token_networks (token_id, mark, first_at, last_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (token_id, mark) DO NOTHING RETURNING mark`, p.token, p.mark, s.first, s.last).Scan(ctx, &got)
-			if err != nil && !isNoRows(err) {
-				return nil, err
-			}
-			if len(got) > 0 {
-				fresh[p] = true
-				continue
-			}
-			if _, err := db.NewRaw(`UPDATE token_networks SET last_at = ? WHERE token_id = ? AND mark = ? AND last_at < ?`,
-				s.last, p.token, p.mark, s.last).Exec(ctx); err != nil {
-				return nil, err
-			}
+		fresh, err := recordNetworks(ctx, db, seen)
+		if err != nil {
+			return nil, err
 		}
 		first := map[int64]bool{}
 		var ns []Notification
-		for _, p := range pairs {
-			if !fresh[p] {
+		for _, s := range seen {
+			if !fresh[s.key] {
 				continue
 			}
-			t, s := byID[p.token], opens[p]
+			t := byID[s.key.token]
 			n := Notification{OwnerID: t.OwnerID, At: s.first, TokenID: &t.ID, ItemID: s.item}
 			if !t.Seen && !first[t.ID] {
 				first[t.ID] = true
 				n.Kind, n.Dedup = NotifyFirstOpen, dedupKey("first_open:", t.ID)
 				n.Text = "The guest link " + quoted(t.Name) + " was opened for the first time."
 			} else {
-				n.Kind, n.Dedup = NotifyNewNetwork, dedupKey("new_network:", t.ID, ":", p.mark)
+				n.Kind, n.Dedup = NotifyNewNetwork, dedupKey("new_network:", t.ID, ":", s.key.mark)
 				n.Text = "The guest link " + quoted(t.Name) + " was opened from a network not seen before for it."
 			}
 			ns = append(ns, n)
@@ -271,6 +257,73 @@ ON CONFLICT (token_id, mark) DO NOTHING RETURNING mark`, p.token, p.mark, s.firs
 		out = append(out, stored...)
 	}
 	return out, nil
+}
+
+// netKey names one network of one token in token_networks.
+type netKey struct {
+	token int64
+	mark  string
+}
+
+// networkSeen is a network's openings of a token in one flushed chunk: the
+// first and the last, and the item of the first.
+type networkSeen struct {
+	key         netKey
+	first, last time.Time
+	item        *int64
+}
+
+// recordNetworks stores the networks seen, moving last_at forward on those
+// already known, and returns those that were new: a statement per chunk
+// for each.
+func recordNetworks(ctx context.Context, db bun.IDB, pairs []*networkSeen) (map[netKey]bool, error) {
+	pg := !database.IsSQLite(db)
+	fresh := map[netKey]bool{}
+	for start := 0; start < len(pairs); start += insertChunk {
+		chunk := pairs[start:min(start+insertChunk, len(pairs))]
+		var ins, vals strings.Builder
+		args := make([]any, 0, 4*len(chunk))
+		upd := make([]any, 0, 3*len(chunk))
+		for i, p := range chunk {
+			token, mark, first, last := p.key.token, p.key.mark, p.first, p.last
+			switch {
+			case i > 0:
+				ins.WriteString(", (?, ?, ?, ?)")
+				vals.WriteString(", (?, ?, ?)")
+			case pg:
+				ins.WriteString("(?, ?, ?, ?)")
+				vals.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TIMESTAMPTZ))")
+			default:
+				ins.WriteString("(?, ?, ?, ?)")
+				vals.WriteString("(?, ?, ?)")
+			}
+			args = append(args, token, mark, first.UTC(), last.UTC())
+			upd = append(upd, token, mark, last.UTC())
+		}
+		var got []struct {
+			TokenID int64  `bun:"token_id"`
+			Mark    string `bun:"mark"`
+		}
+		err := db.NewRaw("INSERT INTO token_networks (token_id, mark, first_at, last_at) VALUES "+ins.String()+
+			" ON CONFLICT (token_id, mark) DO NOTHING RETURNING token_id, mark", args...).Scan(ctx, &got)
+		if err != nil && !isNoRows(err) {
+			return nil, err
+		}
+		for _, g := range got {
+			fresh[netKey{g.TokenID, g.Mark}] = true
+		}
+		if len(got) == len(chunk) {
+			continue
+		}
+		// The known ones: a later opening moves last_at, which keeps the
+		// network from being forgotten while it is in use.
+		if _, err := db.NewRaw("WITH v (token_id, mark, last) AS (VALUES "+vals.String()+`)
+UPDATE token_networks SET last_at = v.last FROM v
+WHERE token_networks.token_id = v.token_id AND token_networks.mark = v.mark AND token_networks.last_at < v.last`, upd...).Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return fresh, nil
 }
 
 // pruneTokenNetworks forgets networks not seen since before, and those of

@@ -97,9 +97,9 @@ func TestServeMailsNotifications(t *testing.T) {
 				}
 			}
 
-			msgs := smtp.Wait(1, 20*time.Second)
+			smtp.Wait(1, 20*time.Second)
 			time.Sleep(1500 * time.Millisecond) // past another flush and gathering window
-			msgs = smtp.Messages()
+			msgs := smtp.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages, want 1 for the burst of five openings\n%s", len(msgs), logs())
 			}

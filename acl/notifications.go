@@ -136,7 +136,10 @@ type tokenNote struct {
 	ID      int64  `bun:"id"`
 	OwnerID int64  `bun:"owner_id"`
 	Name    string `bun:"name"`
-	Seen    bool   `bun:"seen"`
+	// Seen: the token was opened from a known network before; Legacy: it
+	// was opened before networks were kept (the empty mark).
+	Seen   bool `bun:"seen"`
+	Legacy bool `bun:"legacy"`
 }
 
 // notifyFromLog derives the notifications of one flushed chunk, in the
@@ -177,7 +180,8 @@ func notifyFromLog(ctx context.Context, db bun.IDB, rows []accessRow) ([]Notific
 	ids = slices.Compact(ids)
 	var toks []tokenNote
 	err := db.NewRaw(`SELECT t.id, t.owner_id, t.name,
-  EXISTS (SELECT 1 FROM token_networks AS n WHERE n.token_id = t.id) AS seen
+  EXISTS (SELECT 1 FROM token_networks AS n WHERE n.token_id = t.id AND n.mark <> '') AS seen,
+  EXISTS (SELECT 1 FROM token_networks AS n WHERE n.token_id = t.id AND n.mark = '') AS legacy
 FROM guest_tokens AS t WHERE t.id IN (?)`, bun.List(ids)).Scan(ctx, &toks)
 	if err != nil && !isNoRows(err) {
 		return nil, err
@@ -216,6 +220,9 @@ FROM guest_tokens AS t WHERE t.id IN (?)`, bun.List(ids)).Scan(ctx, &toks)
 			n := Notification{OwnerID: t.OwnerID, At: s.first, TokenID: &t.ID, ItemID: s.item}
 			if !t.Seen && !first[t.ID] {
 				first[t.ID] = true
+				if t.Legacy {
+					continue
+				}
 				n.Kind, n.Dedup = NotifyFirstOpen, dedupKey("first_open:", t.ID)
 				n.Text = "The guest link " + quoted(t.Name) + " was opened for the first time."
 			} else {
@@ -327,9 +334,10 @@ WHERE token_networks.token_id = v.token_id AND token_networks.mark = v.mark AND 
 }
 
 // pruneTokenNetworks forgets networks not seen since before, and those of
-// deleted tokens.
+// deleted tokens; the mark of a token opened before networks were kept
+// stays while the token does.
 func pruneTokenNetworks(ctx context.Context, db bun.IDB, before time.Time) error {
-	_, err := db.NewRaw(`DELETE FROM token_networks WHERE last_at < ?
+	_, err := db.NewRaw(`DELETE FROM token_networks WHERE (last_at < ? AND mark <> '')
   OR NOT EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = token_networks.token_id)`, before.UTC()).Exec(ctx)
 	return translate(err)
 }

@@ -2,6 +2,7 @@ package acl_test
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/migrations"
 )
 
 // ntWorld is alWorld with a second member, Bob, who has a token and an item
@@ -454,6 +456,56 @@ func TestNotificationQueriesDoNotGrow(t *testing.T) {
 			if len(plan) == 0 || !strings.Contains(plan[0].Detail, "notifications_unread_idx") {
 				t.Errorf("the unread count does not use its index: %+v", plan)
 			}
+		}
+	})
+}
+
+// A token opened before the upgrade that added notifications is not told
+// as opened for the first time: migration 0010 marks it, its first network
+// afterwards is taken in silently, and a second one is told as new.
+func TestNotifyLegacyTokenNotFirstOpen(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := ntNewWorld(t, db)
+		ctx := context.Background()
+		if _, err := db.NewRaw("UPDATE guest_tokens SET uses = 3, last_used_at = ? WHERE id = ?", w.clock.Now().Add(-time.Hour), w.tokB.ID).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dir, fsys := "sqlite", migrations.SQLite
+		if !database.IsSQLite(db) {
+			dir, fsys = "postgres", migrations.Postgres
+		}
+		up, err := fs.ReadFile(fsys, dir+"/0010_notifications.tx.up.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := false
+		for _, stmt := range strings.Split(string(up), "--bun:split") {
+			if strings.Contains(stmt, "INSERT INTO token_networks") {
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					t.Fatal(err)
+				}
+				ran = true
+			}
+		}
+		if !ran {
+			t.Fatal("migration 0010 does not mark the tokens opened before it")
+		}
+		w.open(w.secretB, "203.0.113.40", w.item)
+		w.flush()
+		if got := w.list(w.owner); len(got) != 0 {
+			t.Fatalf("an old token's first opening after the upgrade was told: %+v", got)
+		}
+		w.open(w.secretB, "203.0.113.41", w.item)
+		w.flush()
+		if got := kinds(w.list(w.owner)); len(got) != 1 || got[0] != acl.NotifyNewNetwork {
+			t.Fatalf("a second network: %v, want one new_network", got)
+		}
+		// The other token had never been opened: its first opening is told.
+		_, secretA := w.token(w.owner, acl.TokenInput{Name: tkPtr("Fresh")})
+		w.open(secretA, "203.0.113.40", w.item)
+		w.flush()
+		if got := kinds(w.list(w.owner)); len(got) != 2 || got[0] != acl.NotifyFirstOpen {
+			t.Fatalf("a fresh token: %v", got)
 		}
 	})
 }

@@ -40,3 +40,10 @@ CREATE TABLE token_networks (
 );
 --bun:split
 CREATE INDEX token_networks_last_idx ON token_networks (last_at);
+--bun:split
+-- Tokens opened before notifications existed are not new: an empty mark (no
+-- real mark is empty) says so, and their first network after the upgrade
+-- is taken in silently instead of being told as a first opening.
+INSERT INTO token_networks (token_id, mark, first_at, last_at)
+  SELECT id, '', coalesce(last_used_at, created_at), coalesce(last_used_at, created_at)
+  FROM guest_tokens WHERE uses > 0 OR last_used_at IS NOT NULL;

@@ -497,10 +497,25 @@ ON CONFLICT (token_id, item_id) DO UPDATE SET views = token_item_views.views + e
 		if err != nil {
 			return err
 		}
+		if !wantsNotice(rows) {
+			return nil
+		}
 		// The owners' notifications of these events, in the same
-		// transaction, so that a retried chunk makes none twice.
+		// transaction, so that a retried chunk makes none twice; behind a
+		// savepoint, so that a failure there costs the notifications of
+		// this chunk, never its entries.
+		if _, err := db.ExecContext(ctx, "SAVEPOINT notifications"); err != nil {
+			return err
+		}
 		notes, err = notifyFromLog(ctx, db, rows)
-		return err
+		if err != nil {
+			if _, rerr := db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT notifications"); rerr != nil {
+				return rerr
+			}
+			l.logger.Error("access log: the notifications of a flush were not made", "err", err)
+			notes = nil
+		}
+		return nil
 	})
 	if err == nil {
 		callNotifier(l.notifier, notes)

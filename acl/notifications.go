@@ -142,6 +142,17 @@ type tokenNote struct {
 	Legacy bool `bun:"legacy"`
 }
 
+// wantsNotice reports whether a chunk holds events that may make
+// notifications (openings, wrong visitor passwords).
+func wantsNotice(rows []accessRow) bool {
+	for i := range rows {
+		if (rows[i].Event == EventOpen && rows[i].netMark != "") || rows[i].Event == EventDeniedPassword {
+			return true
+		}
+	}
+	return false
+}
+
 // notifyFromLog derives the notifications of one flushed chunk, in the
 // chunk's transaction: a token's first opening, an opening from a network
 // not seen before for the token, and repeated wrong visitor passwords.

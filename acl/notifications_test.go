@@ -509,3 +509,27 @@ func TestNotifyLegacyTokenNotFirstOpen(t *testing.T) {
 		}
 	})
 }
+
+// A failure while making notifications costs the notifications of that
+// flush, never the access-log entries beside them.
+func TestNotificationFailureKeepsTheLog(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := ntNewWorld(t, db)
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, "DROP TABLE token_networks"); err != nil {
+			t.Fatal(err)
+		}
+		w.open(w.secretB, "203.0.113.50", w.item)
+		w.views(w.tokB, 3)
+		w.flush()
+		if ev, _ := w.stored(); ev != 4 {
+			t.Fatalf("%d events stored, want 4 (the opening and three views)", ev)
+		}
+		if got := w.list(w.owner); len(got) != 0 {
+			t.Errorf("notifications %+v", got)
+		}
+		if !strings.Contains(w.logBuf.String(), "notifications of a flush were not made") {
+			t.Errorf("the failure was not logged:\n%s", w.logBuf.String())
+		}
+	})
+}

@@ -92,6 +92,9 @@ func (s *Server) markNotificationsReadForm(c *fiber.Ctx) error {
 
 // unreadCount is the bell's number; one indexed count.
 func (s *Server) unreadCount(c *fiber.Ctx, m *acl.Member) (string, error) {
+	if m == nil {
+		return "", nil
+	}
 	n, err := s.ACL.UnreadNotifications(c.UserContext(), m.ID)
 	if err != nil || n == 0 {
 		return "", err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -52,6 +53,9 @@ type accessRow struct {
 	// Count is how many identical events the entry stands for: more than
 	// one only when the queue overflowed and events were merged.
 	Count int `bun:"count"`
+	// netMark is the stable per-token mark of an opening's network, for
+	// the notifications of the flush (notifyFromLog); never stored here.
+	netMark string `bun:"-"`
 }
 
 // mergeKey is what makes two events identical for merging: everything but
@@ -130,11 +134,15 @@ type AccessLogStats struct {
 // without foreign keys, and tokens' last-used times are updated only where
 // no one holds the token row (skipped rows are retried on the next flush).
 type AccessLog struct {
-	db      *bun.DB
-	mark    func(day time.Time, network string) string
-	logger  *slog.Logger
-	metrics *metrics.Metrics
-	kick    chan struct{}
+	db   *bun.DB
+	mark func(day time.Time, network string) string
+	// netMark marks an opening's network for one token (see netMark).
+	netMark func(token int64, network string) string
+	// notifier receives the notifications a flush made, once committed.
+	notifier *atomic.Pointer[notifierBox]
+	logger   *slog.Logger
+	metrics  *metrics.Metrics
+	kick     chan struct{}
 
 	// flushing serialises flushes; chunk (the rows of the next chunk) is
 	// guarded by it.
@@ -208,6 +216,9 @@ func (l *AccessLog) Record(ev AccessEvent) {
 	l.count(ev)
 	row := accessRow{At: ev.At.UTC(), TokenID: ev.TokenID, ItemID: ev.ItemID, Event: ev.Event,
 		ClientMark: l.mark(ev.At, ev.Network), Reason: ev.Reason, Count: 1}
+	if ev.Event == EventOpen && l.netMark != nil {
+		row.netMark = l.netMark(ev.TokenID, ev.Network)
+	}
 	l.mu.Lock()
 	l.stats.Queued++
 	l.enqueue(row)
@@ -471,6 +482,7 @@ func (l *AccessLog) noteWritten(rows []accessRow) {
 // token or item no longer exists, and returns how many it wrote.
 func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.Duration) (stored, xid int64, err error) {
 	pg := !database.IsSQLite(l.db)
+	var notes []Notification
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*8)
 	b.WriteString("WITH v (n, at, token_id, item_id, event, client_mark, reason, count) AS (VALUES ")
@@ -508,8 +520,32 @@ SELECT v.token_id, v.item_id, sum(v.count) FROM v
 WHERE v.event = 'view' AND v.item_id IS NOT NULL AND `+live+`
 GROUP BY v.token_id, v.item_id
 ON CONFLICT (token_id, item_id) DO UPDATE SET views = token_item_views.views + excluded.views`, args...).Exec(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		if !wantsNotice(rows) {
+			return nil
+		}
+		// The owners' notifications of these events, in the same
+		// transaction, so that a retried chunk makes none twice; behind a
+		// savepoint, so that a failure there costs the notifications of
+		// this chunk, never its entries.
+		if _, err := db.ExecContext(ctx, "SAVEPOINT notifications"); err != nil {
+			return err
+		}
+		notes, err = notifyFromLog(ctx, db, rows)
+		if err != nil {
+			if _, rerr := db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT notifications"); rerr != nil {
+				return rerr
+			}
+			l.logger.Error("access log: the notifications of a flush were not made", "err", err)
+			notes = nil
+		}
+		return nil
 	})
+	if err == nil {
+		callNotifier(l.notifier, notes)
+	}
 	return stored, xid, err
 }
 
@@ -766,12 +802,19 @@ func (l *AccessLog) Prune(ctx context.Context, before time.Time) error {
 			break
 		}
 	}
+	pctx, pcancel := context.WithTimeout(ctx, 2*timeout)
+	err := pruneTokenNetworks(pctx, l.db, before)
+	pcancel()
+	if err != nil {
+		l.keepSweep(from)
+		return err
+	}
 	if from.IsZero() {
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
-	_, err := l.db.NewRaw(`DELETE FROM access_log WHERE at >= ?
+	_, err = l.db.NewRaw(`DELETE FROM access_log WHERE at >= ?
   AND (NOT EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = access_log.token_id)
     OR (item_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM items AS i WHERE i.id = access_log.item_id)))`, from).Exec(sctx)
 	if err != nil {

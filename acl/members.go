@@ -20,6 +20,10 @@ type Member struct {
 	DisplayName  string    `bun:"display_name"`
 	PasswordHash string    `bun:"password_hash"`
 	CreatedAt    time.Time `bun:"created_at"`
+	// Email, when set, receives the member's notifications unless
+	// NotifyEmail is false.
+	Email       *string `bun:"email"`
+	NotifyEmail bool    `bun:"notify_email"`
 }
 
 var handleRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,31}$`)
@@ -81,7 +85,7 @@ func (s *Service) createMember(ctx context.Context, handle, displayName, passwor
 	if err != nil {
 		return nil, err
 	}
-	m := &Member{Handle: handle, DisplayName: displayName, PasswordHash: hash, CreatedAt: s.now()}
+	m := &Member{Handle: handle, DisplayName: displayName, PasswordHash: hash, CreatedAt: s.now(), NotifyEmail: true}
 	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if first {
 			// SQLite transactions here begin immediate, which serialises

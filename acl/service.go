@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -23,6 +24,8 @@ type Service struct {
 	Log      *AccessLog
 	// Metrics, set with SetMetrics, counts guest traffic.
 	Metrics *metrics.Metrics
+
+	notifier atomic.Pointer[notifierBox]
 }
 
 // NewService wires a Service.
@@ -33,6 +36,8 @@ func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
 		// day but never followed across days, and the address is never kept.
 		return keyedHex(keys.ClientMark, "client", at.UTC().Format("2006-01-02"), network)[:12]
 	})
+	s.Log.netMark = func(token int64, network string) string { return netMark(keys.ClientMark, token, network) }
+	s.Log.notifier = &s.notifier
 	return s
 }
 

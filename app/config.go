@@ -40,6 +40,11 @@ type Config struct {
 	MetricsListen string
 	// AccessLogRetention is how long guest access-log entries are kept.
 	AccessLogRetention time.Duration
+	// SMTPURL (smtp://user:pass@host:port, smtps://…, ?starttls=true)
+	// turns on notification mail from SMTPFrom; empty means no mail. It
+	// holds a password: never log it.
+	SMTPURL  string
+	SMTPFrom string
 }
 
 // Defaults.
@@ -71,6 +76,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (HUBSHARE_LOG_FORMAT, default text)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address of a separate listener for Prometheus /metrics, e.g. 127.0.0.1:9090 (HUBSHARE_METRICS_LISTEN, default off)")
+	fs.StringVar(&f.smtpURL, "smtp-url", "", "SMTP server for notification mail: smtp://user:password@host:587 (STARTTLS when offered; ?starttls=true requires it) or smtps://user:password@host:465 (HUBSHARE_SMTP_URL, default: no mail)")
+	fs.StringVar(&f.smtpFrom, "smtp-from", "", "sender address of notification mail, e.g. hubshare@example.org (HUBSHARE_SMTP_FROM; required with --smtp-url)")
 	return f
 }
 
@@ -81,6 +88,7 @@ type ConfigFlags struct {
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel, retention         string
 	maxDecodeMemory, logFormat, metricsListen             string
+	smtpURL, smtpFrom                                     string
 	noMigrate                                             bool
 }
 
@@ -168,6 +176,11 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 			return fmt.Errorf("max upload %q is not a size such as 50MiB", s)
 		}
 		c.MaxUpload = n
+	}
+	c.SMTPURL = pick("smtp-url", f.smtpURL, "HUBSHARE_SMTP_URL", "")
+	c.SMTPFrom = pick("smtp-from", f.smtpFrom, "HUBSHARE_SMTP_FROM", "")
+	if c.SMTPURL != "" && c.SMTPFrom == "" {
+		return fmt.Errorf("--smtp-url needs --smtp-from (HUBSHARE_SMTP_FROM), the sender address of notification mail")
 	}
 	c.MaxDecodeMemory = DefaultMaxDecodeMemory
 	if s := pick("max-decode-memory", f.maxDecodeMemory, "HUBSHARE_MAX_DECODE_MEMORY", ""); s != "" {

@@ -104,3 +104,20 @@ func TestConfigLogFormatAndMetricsListen(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigSMTP(t *testing.T) {
+	cfg, err := parse(t, []string{"--smtp-from", "hub@flag.example"},
+		map[string]string{"HUBSHARE_SMTP_URL": "smtp://u:p@mail.example:587", "HUBSHARE_SMTP_FROM": "hub@env.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SMTPURL != "smtp://u:p@mail.example:587" || cfg.SMTPFrom != "hub@flag.example" {
+		t.Errorf("smtp settings: %q %q", cfg.SMTPURL, cfg.SMTPFrom)
+	}
+	if _, err := parse(t, []string{"--smtp-url", "smtp://mail.example"}, nil); err == nil {
+		t.Error("--smtp-url without --smtp-from was accepted")
+	}
+	if cfg, err := parse(t, nil, nil); err != nil || cfg.SMTPURL != "" {
+		t.Errorf("default: %q, %v", cfg.SMTPURL, err)
+	}
+}

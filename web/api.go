@@ -57,11 +57,43 @@ type memberView struct {
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 }
 
-func (s *Server) apiMe(c *fiber.Ctx) error {
-	m := apiMember(c)
+func (s *Server) apiMe(c *fiber.Ctx) error { return s.meJSON(c, apiMember(c)) }
+
+func (s *Server) meJSON(c *fiber.Ctx, m *acl.Member) error {
 	t := apiToken(c)
 	return c.JSON(fiber.Map{"id": m.ID, "handle": m.Handle, "display_name": m.DisplayName, "created_at": m.CreatedAt,
+		"email": m.Email, "notify_email": m.NotifyEmail,
 		"token": fiber.Map{"id": t.ID, "scopes": strings.Fields(t.Scopes), "expires_at": t.ExpiresAt}})
+}
+
+// apiUpdateMe changes the caller's e-mail settings: "email" (null or ""
+// removes the address) and "notify_email".
+func (s *Server) apiUpdateMe(c *fiber.Ctx) error {
+	fields, err := rawFields(c)
+	if err != nil {
+		return err
+	}
+	for name := range fields {
+		if name != "email" && name != "notify_email" {
+			return app.Errorf(app.EInvalid, "The field %q cannot be changed here; only email and notify_email can.", name)
+		}
+	}
+	email, err := fieldString(fields, "email")
+	if err != nil {
+		return err
+	}
+	if raw, ok := fields["email"]; ok && isNull(raw) {
+		email = new(string)
+	}
+	notify, err := fieldBool(fields, "notify_email")
+	if err != nil {
+		return err
+	}
+	m, err := s.ACL.SetMemberMail(c.UserContext(), apiMember(c).ID, email, notify)
+	if err != nil {
+		return err
+	}
+	return s.meJSON(c, m)
 }
 
 func (s *Server) apiOpenAPI(c *fiber.Ctx) error {

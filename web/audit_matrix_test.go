@@ -131,8 +131,8 @@ func foreignIn(t *testing.T, raw string, other *auditSide) []string {
 
 // The two-member matrix over every audit surface (SECURITY 26): after guest
 // traffic in which each member's tokens name the other's item ids, neither
-// member's token pages, share panels, token list, token API or item access
-// log shows an id, title or token name of the other.
+// member's token pages, share panels, token list, token API, item access
+// log or notifications shows an id, title or token name of the other.
 func TestNoAuditSurfaceCrossesOwners(t *testing.T) {
 	t.Parallel()
 	eachEnv(t, func(t *testing.T, e *env) {
@@ -177,6 +177,30 @@ func TestNoAuditSurfaceCrossesOwners(t *testing.T) {
 			for _, id := range me.items {
 				leaks(fmt.Sprintf("share panel of %d", id), pagesOK(t, me.cl, fmt.Sprintf("/items/%d/share", id)), true)
 				leaks(fmt.Sprintf("GET /items/%d/access", id), me.o.call(http.MethodGet, fmt.Sprintf("/api/v1/items/%d/access", id), "", http.StatusOK), false)
+			}
+			leaks("notifications page", pagesOK(t, me.cl, "/notifications"), true)
+			notes := me.o.call(http.MethodGet, "/api/v1/notifications?limit=200", "", http.StatusOK)
+			leaks("GET /notifications", notes, false)
+			// The own links' first openings are there, the one on the
+			// other's item without that item.
+			var nl struct {
+				Notifications []struct {
+					Kind    string `json:"kind"`
+					TokenID *int64 `json:"token_id"`
+					ItemID  *int64 `json:"item_id"`
+				} `json:"notifications"`
+			}
+			if err := json.Unmarshal([]byte(notes), &nl); err != nil {
+				t.Fatal(err)
+			}
+			firstOpen := false
+			for _, n := range nl.Notifications {
+				if n.Kind == "first_open" && n.TokenID != nil && *n.TokenID == me.open.ID {
+					firstOpen = true
+				}
+			}
+			if !firstOpen {
+				t.Errorf("%s's notifications lack the first opening of the own link: %s", who, notes)
 			}
 
 			// The owner still sees the own side of the traffic: the opening

@@ -140,6 +140,11 @@ func (s *Server) page(c *fiber.Ctx, name, title string, data fiber.Map) error {
 	if data["Nav"] == nil {
 		data["Nav"] = name
 	}
+	unread, err := s.unreadCount(c, member(c))
+	if err != nil {
+		return err
+	}
+	data["Unread"] = unread
 	if f := c.Query("done"); f != "" {
 		data["Flash"] = flashText(f)
 	}
@@ -156,6 +161,8 @@ func flashText(code string) string {
 		return "Saved."
 	case "deleted":
 		return "Deleted."
+	case "read":
+		return "Marked read."
 	}
 	return ""
 }

@@ -181,6 +181,8 @@ func (w *pagesWorld) kinds() []pageKind {
 			has: []string{`form[action="/settings/groups"] input[name=name]`}},
 		{name: "apitokens", as: "owner", path: "/settings/apitokens", status: 200, sees: []string{"API tokens", "test"},
 			has: []string{`form[action="/settings/apitokens"]`}},
+		{name: "notifications", as: "owner", path: "/notifications", status: 200, sees: []string{"Notifications", "First opening", longTokenName},
+			has: []string{`a.bell[aria-current]`, fmt.Sprintf(`a[href="/settings/tokens/%d"]`, w.tok.ID), `form[action="/notifications/read"] button`}, dark: true},
 		{name: "guest-post", as: "guest", path: item(w.post), status: 200, sees: []string{"Letter from the coast", "The sea is warm"}},
 		{name: "guest-photo", as: "guest", path: item(w.photo), status: 200, sees: []string{"Vieux-Port at sunset"},
 			has: []string{`img[src^="/media/` + fmt.Sprint(w.photo) + `/"]`}},

@@ -81,6 +81,9 @@ func (s *Server) routes() {
 	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkStreamedCSRF, s.uploadForm)
 	a.Post("/open", with(page, s.openLink)...)
 
+	a.Get("/notifications", with(owner, s.notificationsPage)...)
+	a.Post("/notifications/read", with(owner, s.markNotificationsReadForm)...)
+
 	a.Get("/settings/apitokens", with(owner, s.apiTokensPage)...)
 	a.Post("/settings/apitokens", with(owner, s.createAPITokenForm)...)
 	a.Post("/settings/apitokens/:id/revoke", with(owner, s.revokeAPITokenForm)...)
@@ -92,6 +95,9 @@ func (s *Server) routes() {
 		api.Add(method, path, limitSmallBody, s.apiAuth, h)
 	}
 	apiRoute(fiber.MethodGet, "/me", s.apiMe)
+	apiRoute(fiber.MethodPatch, "/me", s.apiUpdateMe)
+	apiRoute(fiber.MethodGet, "/notifications", s.apiNotifications)
+	apiRoute(fiber.MethodPost, "/notifications/read", s.apiMarkNotificationsRead)
 	apiRoute(fiber.MethodGet, "/apitokens", s.apiListAPITokens)
 	apiRoute(fiber.MethodDelete, "/apitokens/:id", s.apiRevokeAPIToken)
 	apiRoute(fiber.MethodGet, "/members", s.apiListMembers)

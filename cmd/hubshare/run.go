@@ -60,7 +60,8 @@ commands:
   migrate up|down|status      manage the database schema
   migrate unlock              clear the migration lock a crashed migration left
                               (only while no other hubshare is migrating)
-  member create --handle NAME create a member (password read from standard input)
+  member create --handle NAME [--email ADDRESS]
+                              create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
   backup --out FILE           write the server key, the media of a file store
@@ -220,14 +221,20 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			m.MetricsReady(addr)
 		}
 	}
+	stopMail, err := startMail(cfg, svc, log, tk.mailGather)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	// Pruning and the sweep run once across the instances sharing the
-	// database; the space check below is about this machine's disk.
+	// Pruning, the sweep and the expiry notices run once across the
+	// instances sharing the database; the space check below is about this
+	// machine's disk.
 	waitJobs := jobs.NewRunner(db, m.Clock, log).Start(bg, periodicJobs(svc, cs, log, cfg, tk)...)
 	defer func() { stopBG(); waitJobs() }() // a job's run ends before the database closes
 	// Checking the free space often lets the reserve go soon after the disk
@@ -263,7 +270,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	stopBG()
-	<-logDone // the last views are written before the database closes
+	<-logDone  // the last views are written before the database closes
+	stopMail() // after the last flush, whose notifications it sends
 	st := svc.Log.Stats()
 	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)
 	return err
@@ -287,9 +295,9 @@ const housekeepingInterval = 10 * time.Minute
 // time (jobs.Runner): pruning, and the media sweep, which each instance also
 // runs when it starts, to reclaim what a crash of its own left.
 func periodicJobs(svc *acl.Service, cs *content.Service, log *slog.Logger, cfg *app.Config, tk knobs) []jobs.Job {
-	prune, sweep := housekeepingInterval, mediaSweepInterval
+	prune, sweep, expiring := housekeepingInterval, mediaSweepInterval, expiringCheckInterval
 	if tk.jobInterval > 0 {
-		prune, sweep = tk.jobInterval, tk.jobInterval
+		prune, sweep, expiring = tk.jobInterval, tk.jobInterval, tk.jobInterval
 	}
 	return []jobs.Job{
 		{Name: "housekeeping", Interval: prune, Run: func(ctx context.Context) error {
@@ -298,6 +306,10 @@ func periodicJobs(svc *acl.Service, cs *content.Service, log *slog.Logger, cfg *
 		}},
 		{Name: "media-sweep", Interval: sweep, AtStart: true, Run: func(ctx context.Context) error {
 			sweepMedia(ctx, cs, log, tk.sweepAge)
+			return nil
+		}},
+		{Name: "expiry-notices", Interval: expiring, Run: func(ctx context.Context) error {
+			notifyExpiring(ctx, svc, log)
 			return nil
 		}},
 	}
@@ -384,10 +396,20 @@ type knobs struct {
 	// jobInterval replaces the interval of every periodic job, so that a
 	// test of several instances sees many runs (HUBSHARE_TEST_JOB_INTERVAL).
 	jobInterval time.Duration
+	// mailGather is HUBSHARE_TEST_MAIL_GATHER, e.g. 200ms: how long mail
+	// waits to gather a burst (default mail.DefaultGather).
+	mailGather time.Duration
 }
 
 func (m *Main) testKnobs() (knobs, error) {
 	k := knobs{sweepAge: media.DefaultSweepAge, reserve: media.DefaultReserve}
+	if v := m.Getenv("HUBSHARE_TEST_MAIL_GATHER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return k, fmt.Errorf("HUBSHARE_TEST_MAIL_GATHER %q is not a positive duration", v)
+		}
+		k.mailGather = d
+	}
 	if v := m.Getenv("HUBSHARE_TEST_MEDIA_SWEEP_AGE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -502,16 +524,23 @@ func (m *Main) service(ctx context.Context, cfg *app.Config) (*acl.Service, func
 }
 
 func (m *Main) memberCreate(ctx context.Context, args []string) error {
-	var handle, display string
+	var handle, display, email string
 	cfg, err := m.parse("member create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&handle, "handle", "", "the member's handle (required)")
 		fs.StringVar(&display, "display-name", "", "the name others see (default: the handle)")
+		fs.StringVar(&email, "email", "", "where notifications are mailed (optional; needs --smtp-url on serve)")
 	})
 	if err != nil {
 		return err
 	}
 	if handle == "" {
 		return usageError{"--handle is required"}
+	}
+	if email != "" {
+		// Checked before anything is made, so a bad address makes no member.
+		if email, err = acl.CheckEmail(email); err != nil {
+			return errors.New(app.ErrorMessage(err))
+		}
 	}
 	password, err := readPassword(m.Stdin)
 	if err != nil {
@@ -525,6 +554,11 @@ func (m *Main) memberCreate(ctx context.Context, args []string) error {
 	mem, err := svc.CreateMember(ctx, handle, display, password)
 	if err != nil {
 		return errors.New(app.ErrorMessage(err))
+	}
+	if email != "" {
+		if _, err := svc.SetMemberMail(ctx, mem.ID, &email, nil); err != nil {
+			return errors.New(app.ErrorMessage(err))
+		}
 	}
 	fmt.Fprintf(m.Stdout, "created member %s (id %d)\n", mem.Handle, mem.ID)
 	return nil

@@ -34,6 +34,9 @@ type Config struct {
 	LogLevel string
 	// AccessLogRetention is how long guest access-log entries are kept.
 	AccessLogRetention time.Duration
+	// MediaURL names the media store: file://PATH or
+	// s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true.
+	MediaURL string
 }
 
 // Defaults.
@@ -62,6 +65,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.maxDecodeMemory, "max-decode-memory", "", "memory that decoding uploaded images may take at once, e.g. 512MiB (HUBSHARE_MAX_DECODE_MEMORY, default 512MiB)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
+	fs.StringVar(&f.mediaURL, "media-url", "", "media store: file://PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true, credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (HUBSHARE_MEDIA_URL, default: media in the data directory)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
 	return f
 }
@@ -72,7 +76,7 @@ type ConfigFlags struct {
 	cfg                                                   *Config
 	listen, databaseURL, dataDir, baseURL, trustedProxies string
 	secretKeyFile, maxUpload, logLevel, retention         string
-	maxDecodeMemory                                       string
+	maxDecodeMemory, mediaURL                             string
 	noMigrate                                             bool
 }
 
@@ -108,6 +112,10 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 		c.NoMigrate = true
 	}
 	c.LogLevel = pick("log-level", f.logLevel, "HUBSHARE_LOG_LEVEL", "info")
+	c.MediaURL = pick("media-url", f.mediaURL, "HUBSHARE_MEDIA_URL", "file://"+filepath.Join(c.DataDir, "media"))
+	if !strings.HasPrefix(c.MediaURL, "file://") && !strings.HasPrefix(c.MediaURL, "s3://") {
+		return fmt.Errorf("media URL %q must start with file:// or s3://", c.MediaURL)
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen
 	}

@@ -58,9 +58,11 @@ commands:
   member create --handle NAME create a member (password read from standard input)
   apitoken create --handle NAME [--description TEXT] [--scope read|write]
                               create a personal API token and print it
+  media migrate --to URL      copy every media object to another store and
+                              verify it (safe to run again)
 
 Every command takes --listen, --database-url, --data-dir, --base-url,
---trusted-proxies, --secret-key-file, --max-upload and --log-level, or the
+--trusted-proxies, --secret-key-file, --max-upload, --media-url and --log-level, or the
 matching HUBSHARE_* environment variables (a flag wins).`
 
 // Run runs one subcommand.
@@ -87,6 +89,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return usageError{"usage: hubshare apitoken create --handle NAME [--description TEXT] [--scope read|write]"}
 		}
 		return m.apitokenCreate(ctx, args[2:])
+	case "media":
+		if len(args) < 2 || args[1] != "migrate" {
+			return usageError{"usage: hubshare media migrate --to URL"}
+		}
+		return m.mediaMigrate(ctx, args[2:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil
@@ -158,7 +165,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	svc := acl.NewService(db, m.Clock, keys)
 	svc.Log.SetLogger(log)
-	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	store, err := media.OpenStore(ctx, cfg.MediaURL, m.Getenv)
 	if err != nil {
 		return err
 	}
@@ -199,7 +206,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg))
+	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg), "media", mediaKind(cfg))
 	if code, ok, err := srv.SetupCode(ctx); err != nil {
 		return err
 	} else if ok {
@@ -224,6 +231,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	st := svc.Log.Stats()
 	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)
 	return err
+}
+
+// mediaKind names the media store for the log: its URL's scheme only.
+func mediaKind(cfg *app.Config) string {
+	kind, _, _ := strings.Cut(cfg.MediaURL, "://")
+	return kind
 }
 
 func dbKind(cfg *app.Config) string {

@@ -63,7 +63,12 @@ type Server struct {
 	Env []string
 	// Root is the posix folder holding the buckets.
 	Root string
+	stop func()
 }
+
+// Stop stops the server now (it is stopped when the test ends anyway), for
+// tests of what happens when the store goes away.
+func (s *Server) Stop() { s.stop() }
 
 // Getenv looks a name up in the server's Env, for code that takes a getenv
 // function.
@@ -138,14 +143,17 @@ func start(tb testing.TB, bin, root string) (*Server, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
 	endpoint := "http://" + addr
 	if err := waitReady(endpoint, exited); err != nil {
@@ -159,6 +167,7 @@ func start(tb testing.TB, bin, root string) (*Server, error) {
 		URL:      mediaURL,
 		Endpoint: endpoint,
 		Root:     root,
+		stop:     stop,
 		Env: []string{
 			"AWS_ACCESS_KEY_ID=" + AccessKey,
 			"AWS_SECRET_ACCESS_KEY=" + SecretKey,

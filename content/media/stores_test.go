@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -103,13 +102,4 @@ func objectKeys(tb testing.TB, st Store) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func hasPrefix(names []string, prefix string) bool {
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return true
-		}
-	}
-	return false
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// holds a password: never log it.
 	SMTPURL  string
 	SMTPFrom string
+	// MediaURL names the media store: file://PATH or
+	// s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true.
+	MediaURL string
 }
 
 // Defaults.
@@ -73,6 +76,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) *ConfigFlags {
 	fs.StringVar(&f.maxDecodeMemory, "max-decode-memory", "", "memory that decoding uploaded images may take at once, e.g. 512MiB (HUBSHARE_MAX_DECODE_MEMORY, default 512MiB)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start on a stale schema (HUBSHARE_NO_MIGRATE)")
 	fs.StringVar(&f.retention, "access-log-retention", "", "how long guest access-log entries are kept, e.g. 90d or 2160h (HUBSHARE_ACCESS_LOG_RETENTION, default 365d)")
+	fs.StringVar(&f.mediaURL, "media-url", "", "media store: file://PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true, credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (HUBSHARE_MEDIA_URL, default: media in the data directory)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (HUBSHARE_LOG_LEVEL, default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (HUBSHARE_LOG_FORMAT, default text)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address of a separate listener for Prometheus /metrics, e.g. 127.0.0.1:9090 (HUBSHARE_METRICS_LISTEN, default off)")
@@ -89,6 +93,7 @@ type ConfigFlags struct {
 	secretKeyFile, maxUpload, logLevel, retention         string
 	maxDecodeMemory, logFormat, metricsListen             string
 	smtpURL, smtpFrom                                     string
+	mediaURL                                              string
 	noMigrate                                             bool
 }
 
@@ -140,6 +145,10 @@ func (f *ConfigFlags) Finish(getenv func(string) string) error {
 		if c.MetricsListen == c.Listen && port != "0" {
 			return fmt.Errorf("metrics listen address %q is the public listener: give /metrics its own address", c.MetricsListen)
 		}
+	}
+	c.MediaURL = pick("media-url", f.mediaURL, "HUBSHARE_MEDIA_URL", "file://"+filepath.Join(c.DataDir, "media"))
+	if !strings.HasPrefix(c.MediaURL, "file://") && !strings.HasPrefix(c.MediaURL, "s3://") {
+		return fmt.Errorf("media URL %q must start with file:// or s3://", c.MediaURL)
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen

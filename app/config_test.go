@@ -28,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.Listen != "127.0.0.1:8080" || cfg.DataDir != "./data" || cfg.DatabaseURL != "" || cfg.MaxUpload != 50<<20 ||
 		cfg.SecretKeyFile != "data/secret.key" || cfg.BaseURL != "http://127.0.0.1:8080" || len(cfg.TrustedProxies) != 0 ||
-		cfg.AccessLogRetention != 365*24*time.Hour || cfg.NoMigrate || cfg.Secure() {
+		cfg.AccessLogRetention != 365*24*time.Hour || cfg.NoMigrate || cfg.Secure() || cfg.MediaURL != "file://data/media" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
@@ -38,6 +38,7 @@ func TestConfigFlagBeatsEnvironment(t *testing.T) {
 		"HUBSHARE_LISTEN": "127.0.0.1:9000", "HUBSHARE_DATA_DIR": "/env", "HUBSHARE_MAX_UPLOAD": "10MiB",
 		"HUBSHARE_BASE_URL": "https://env.example/", "HUBSHARE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
 		"HUBSHARE_ACCESS_LOG_RETENTION": "90d", "HUBSHARE_NO_MIGRATE": "true",
+		"HUBSHARE_MEDIA_URL": "s3://bucket/prefix?region=eu-west-1",
 	}
 	cfg, err := parse(t, []string{"--listen", "127.0.0.1:7000", "--max-upload", "1048576"}, env)
 	if err != nil {
@@ -47,7 +48,7 @@ func TestConfigFlagBeatsEnvironment(t *testing.T) {
 		t.Errorf("flags did not win: %+v", cfg)
 	}
 	if cfg.DataDir != "/env" || cfg.SecretKeyFile != "/env/secret.key" || cfg.BaseURL != "https://env.example" || !cfg.Secure() ||
-		len(cfg.TrustedProxies) != 2 || cfg.AccessLogRetention != 90*24*time.Hour || !cfg.NoMigrate {
+		len(cfg.TrustedProxies) != 2 || cfg.AccessLogRetention != 90*24*time.Hour || !cfg.NoMigrate || cfg.MediaURL != "s3://bucket/prefix?region=eu-west-1" {
 		t.Errorf("environment not applied: %+v", cfg)
 	}
 }
@@ -56,6 +57,7 @@ func TestConfigRefusesNonsense(t *testing.T) {
 	for _, args := range [][]string{
 		{"--base-url", "ftp://x"}, {"--base-url", "hub.example"}, {"--trusted-proxies", "not-an-ip"},
 		{"--max-upload", "lots"}, {"--max-upload", "0"}, {"--access-log-retention", "soon"}, {"--access-log-retention", "1m"},
+		{"--media-url", "/var/media"}, {"--media-url", "https://bucket.example/"},
 	} {
 		if _, err := parse(t, args, nil); err == nil {
 			t.Errorf("%v accepted", args)

@@ -266,7 +266,7 @@ func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepRe
 		return res, nil
 	}
 	before := s.Clock.Now().Add(-minAge)
-	n, b, err := inv.SweepTemp(before)
+	n, b, err := inv.SweepTemp(ctx, before)
 	res.TempFiles, res.Bytes = n, b
 	if err != nil {
 		return res, err

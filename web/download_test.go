@@ -54,7 +54,7 @@ func names(m map[string][]byte) []string {
 // not found when the viewer may download none.
 func TestAlbumDownloadIsAZipOfWhatTheViewerMayDownload(t *testing.T) {
 	t.Parallel()
-	eachEnv(t, func(t *testing.T, e *env) {
+	eachStoreEnv(t, func(t *testing.T, e *env) {
 		alice := gtNewOwner(t, e, "alice")
 		const marker = "taken at home, 12 Rose Lane"
 		album := alice.createAlbum("Holiday")

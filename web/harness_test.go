@@ -27,8 +27,21 @@ import (
 	"hubshare/app/database/dbtest"
 	"hubshare/content"
 	"hubshare/content/media"
+	"hubshare/content/media/s3test"
 	"hubshare/web"
 )
+
+// s3Env gives the S3 stores of the tests the credentials of the servers
+// s3test starts.
+func s3Env(name string) string {
+	switch name {
+	case "AWS_ACCESS_KEY_ID":
+		return s3test.AccessKey
+	case "AWS_SECRET_ACCESS_KEY":
+		return s3test.SecretKey
+	}
+	return ""
+}
 
 // env is one server under test on a fresh database.
 type env struct {
@@ -41,6 +54,8 @@ type env struct {
 	cfg    *app.Config
 	keys   *app.Keys
 	logBuf *syncBuffer
+	// s3 is the S3 server holding the media, nil for the file store.
+	s3 *s3test.Server
 }
 
 type syncBuffer struct {
@@ -79,6 +94,34 @@ func eachEnv(t *testing.T, fn func(t *testing.T, e *env), opts ...envOption) {
 	}
 }
 
+// eachStoreEnv runs fn on a fresh server for every database dialect and
+// every media store: the data directory, and a bucket on a real S3 server.
+func eachStoreEnv(t *testing.T, fn func(t *testing.T, e *env), opts ...envOption) {
+	t.Helper()
+	for _, d := range dbtest.Dialects() {
+		for _, store := range []string{"file", "s3"} {
+			t.Run(d+"/"+store, func(t *testing.T) {
+				t.Parallel()
+				if store == "s3" {
+					fn(t, newS3Env(t, d, opts...))
+					return
+				}
+				fn(t, newEnv(t, d, opts...))
+			})
+		}
+	}
+}
+
+// newS3Env is newEnv with the media in a bucket of an S3 server started for
+// the test.
+func newS3Env(t *testing.T, dialect string, opts ...envOption) *env {
+	t.Helper()
+	srv := s3test.StartServer(t)
+	e := newEnv(t, dialect, append(opts, func(c *app.Config) { c.MediaURL = srv.URL })...)
+	e.s3 = srv
+	return e
+}
+
 var testMaster = bytes.Repeat([]byte{7}, 32)
 
 func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
@@ -95,7 +138,10 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	}
 	logBuf := &syncBuffer{}
 	svc := acl.NewService(db, clock, keys)
-	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	if cfg.MediaURL == "" {
+		cfg.MediaURL = "file://" + filepath.Join(cfg.DataDir, "media")
+	}
+	store, err := media.OpenStore(context.Background(), cfg.MediaURL, s3Env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func createdID(t *testing.T, resp *http.Response) int64 {
 // variant. Originals need can_download and come without metadata unless the
 // token has show_metadata.
 func TestAccessMatrix(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
+	eachStoreEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		alice, bob := e.member("alice"), e.member("bob")
 		at, bt := e.apiToken(alice, "write"), e.apiToken(bob, "write")

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hubshare/content/media/s3test"
 )
 
 // testJPEG encodes a small real photo.
@@ -83,11 +85,17 @@ func (e *env) countItems() int {
 	return n
 }
 
-// mediaFiles lists every file under the media store, temporary ones included.
+// mediaFiles lists every file under the media store, temporary ones
+// included; for S3, every file of the server's own storage, so unfinished
+// multipart uploads count too.
 func (e *env) mediaFiles() []string {
 	e.t.Helper()
+	root := filepath.Join(e.cfg.DataDir, "media")
+	if e.s3 != nil {
+		root = filepath.Join(e.s3.Root, s3test.Bucket)
+	}
 	var files []string
-	filepath.WalkDir(filepath.Join(e.cfg.DataDir, "media"), func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			files = append(files, p)
 		}
@@ -97,7 +105,7 @@ func (e *env) mediaFiles() []string {
 }
 
 func TestUploadPhotoAPI(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
+	eachStoreEnv(t, func(t *testing.T, e *env) {
 		m := e.member("alice")
 		tok := e.apiToken(m, "write")
 		base := e.serve()
@@ -125,7 +133,7 @@ func TestUploadPhotoAPI(t *testing.T) {
 }
 
 func TestUploadRefusesTextNamedJPEG(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
+	eachStoreEnv(t, func(t *testing.T, e *env) {
 		tok := e.apiToken(e.member("alice"), "write")
 		var body bytes.Buffer
 		multipartBody(&body, "bnd", "photo.jpg", strings.NewReader("just some text, not a picture\n"), nil)

@@ -24,6 +24,7 @@ import (
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
 	"hubshare/content/media"
+	"hubshare/content/media/s3test"
 )
 
 // childEnv makes the test binary run as the hubshare command (see
@@ -207,7 +208,12 @@ func waitForFile(t *testing.T, root string, match func(rel string, size int64) b
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("no matching file appeared under %s", root)
+	var all []string
+	filepath.WalkDir(filepath.Dir(root), func(p string, d fs.DirEntry, err error) error {
+		all = append(all, p)
+		return nil
+	})
+	t.Fatalf("no matching file appeared under %s: %q", root, all)
 }
 
 // mediaState is what the media store holds (every file, temporary ones
@@ -217,14 +223,20 @@ type mediaState struct {
 	rows  []string
 }
 
-func readState(t *testing.T, dbURL, dataDir string) mediaState {
+// readState reads the files under root, the store's folder: for S3, the
+// bucket's folder on the server, where the objects sit under objects/ and
+// anything else (an unfinished upload's parts) is listed by its own path.
+func readState(t *testing.T, dbURL, dataDir, root, objects string) mediaState {
 	t.Helper()
 	var st mediaState
-	root := filepath.Join(dataDir, "media")
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			rel, _ := filepath.Rel(root, p)
-			st.files = append(st.files, filepath.ToSlash(rel))
+			rel = filepath.ToSlash(rel)
+			if objects != "" {
+				rel = strings.TrimPrefix(rel, objects+"/")
+			}
+			st.files = append(st.files, rel)
 		}
 		return nil
 	})
@@ -261,13 +273,16 @@ var sweepLineRE = regexp.MustCompile(`temp_files=(\d+) orphan_files=(\d+) freed_
 
 // SECURITY.md §28: a process killed at any point of an upload leaves, after
 // the next sweep, exactly one set of files per photo row and nothing else.
+// On S3, the same holds of the objects, and no unfinished multipart upload
+// is left.
 func TestKilledUploadLeavesNothingAfterSweep(t *testing.T) {
 	for _, dialect := range dbtest.Dialects() {
-		t.Run(dialect, func(t *testing.T) { testKilledUpload(t, dialect) })
+		t.Run(dialect, func(t *testing.T) { testKilledUpload(t, dialect, "file") })
 	}
+	t.Run("sqlite/s3", func(t *testing.T) { testKilledUpload(t, "sqlite", "s3") })
 }
 
-func testKilledUpload(t *testing.T, dialect string) {
+func testKilledUpload(t *testing.T, dialect, store string) {
 	dir := t.TempDir()
 	dbURL := ""
 	if dialect == "postgres" {
@@ -283,8 +298,22 @@ func testKilledUpload(t *testing.T, dialect string) {
 	}
 	token := strings.TrimSpace(out)
 	childEnv := []string{"HUBSHARE_DATABASE_URL=" + dbURL, "HUBSHARE_DATA_DIR=" + dir, "HUBSHARE_TEST_MEDIA_SWEEP_AGE=1ms"}
-	body, ct := uploadBody(t, bigJPEG(t))
-	root := filepath.Join(dir, "media")
+	photo := bigJPEG(t)
+	body, ct := uploadBody(t, photo)
+	root, objects := filepath.Join(dir, "media"), ""
+	// streaming tells the file of an upload whose body is still arriving.
+	streaming := func(rel string, size int64) bool { return strings.HasPrefix(rel, "tmp/upload-") && size > 0 }
+	streamBody, streamCT := body, ct
+	if store == "s3" {
+		s3 := s3test.StartServer(t)
+		childEnv = append(childEnv, s3.Env...)
+		root, objects = filepath.Join(s3.Root, s3test.Bucket), "media"
+		// Nothing reaches S3 before a part is full: the body streaming when
+		// the kill comes is long enough for parts to be up.
+		streamBody, streamCT = uploadBody(t, append(append([]byte{}, photo...), make([]byte, 3*media.S3PartSize)...))
+		streaming = func(rel string, size int64) bool { return !strings.HasPrefix(rel, objects+"/") && size > 0 }
+	}
+	state := func() mediaState { return readState(t, dbURL, dir, root, objects) }
 
 	srv, _ := startChild(t, childEnv)
 	// restart starts serve again after a kill, checks the state once its
@@ -293,7 +322,7 @@ func testKilledUpload(t *testing.T, dialect string) {
 		t.Helper()
 		var line string
 		srv, line = startChild(t, childEnv)
-		if err := readState(t, dbURL, dir).exact(); err != nil {
+		if err := state().exact(); err != nil {
 			t.Errorf("after a kill %s and the sweep: %v", what, err)
 		}
 		m := sweepLineRE.FindStringSubmatch(line)
@@ -308,11 +337,11 @@ func testKilledUpload(t *testing.T, dialect string) {
 	// stalls, and the kill comes once the server is writing the original.
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	go pw.Write(body[:len(body)/2])
-	go upload(srv.addr, token, ct, pr, len(body))
-	waitForFile(t, root, func(rel string, size int64) bool { return strings.HasPrefix(rel, "tmp/upload-") && size > 0 })
+	go pw.Write(streamBody[:len(streamBody)/2])
+	go upload(srv.addr, token, streamCT, pr, len(streamBody))
+	waitForFile(t, root, streaming)
 	srv.kill()
-	if st := readState(t, dbURL, dir); st.exact() == nil {
+	if st := state(); st.exact() == nil {
 		t.Fatalf("the kill while streaming left no temporary file to sweep: %q", st.files)
 	}
 	if temp, _ := restart("while the body streams"); temp != "1" {
@@ -324,7 +353,7 @@ func testKilledUpload(t *testing.T, dialect string) {
 	go upload(srv.addr, token, ct, bytes.NewReader(body), len(body))
 	waitForFile(t, root, func(rel string, size int64) bool { return strings.HasSuffix(rel, "/"+media.VariantOriginal) })
 	srv.kill()
-	if st := readState(t, dbURL, dir); len(st.rows) != 0 || len(st.files) == 0 {
+	if st := state(); len(st.rows) != 0 || len(st.files) == 0 {
 		t.Fatalf("the kill during processing came too late: rows %q, files %q", st.rows, st.files)
 	}
 	if _, orphans := restart("during variant processing"); orphans == "0" {
@@ -347,7 +376,7 @@ func testKilledUpload(t *testing.T, dialect string) {
 	}
 	srv.kill()
 	restart("right after the response")
-	if st := readState(t, dbURL, dir); len(st.rows) == 0 || len(st.files) != 4*len(st.rows) {
+	if st := state(); len(st.rows) == 0 || len(st.files) != 4*len(st.rows) {
 		t.Errorf("the saved photo did not survive: rows %q, files %q", st.rows, st.files)
 	}
 	srv.kill()

@@ -70,9 +70,11 @@ commands:
   restore FILE                restore such an archive into an empty data
                               directory
   version                     print the version and the revision it was built from
+  media migrate --to URL      copy every media object to another store and
+                              verify it (safe to run again)
 
 Every command takes --listen, --database-url, --data-dir, --base-url,
---trusted-proxies, --secret-key-file, --max-upload, --log-level,
+--trusted-proxies, --secret-key-file, --max-upload, --media-url, --log-level,
 --log-format and --metrics-listen, or the matching HUBSHARE_* environment
 variables (a flag wins).`
 
@@ -106,6 +108,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.restore(ctx, args[1:])
 	case "version":
 		return printVersion(m.Stdout, args[1:])
+	case "media":
+		if len(args) < 2 || args[1] != "migrate" {
+			return usageError{"usage: hubshare media migrate --to URL"}
+		}
+		return m.mediaMigrate(ctx, args[2:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil
@@ -182,7 +189,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	svc := acl.NewService(db, m.Clock, keys)
 	svc.Log.SetLogger(log)
-	store, err := media.NewFSStore(filepath.Join(cfg.DataDir, "media"))
+	store, err := media.OpenStore(ctx, cfg.MediaURL, m.Getenv)
 	if err != nil {
 		return err
 	}
@@ -249,7 +256,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg))
+	log.Info("hubshare is serving", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", dbKind(cfg), "media", mediaKind(cfg))
 	if code, ok, err := srv.SetupCode(ctx); err != nil {
 		return err
 	} else if ok {
@@ -275,6 +282,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	st := svc.Log.Stats()
 	log.Info("access log closed", "written", st.Written, "not_written", st.Pending, "merged", st.Merged, "dropped", st.Dropped)
 	return err
+}
+
+// mediaKind names the media store for the log: its URL's scheme only.
+func mediaKind(cfg *app.Config) string {
+	kind, _, _ := strings.Cut(cfg.MediaURL, "://")
+	return kind
 }
 
 func dbKind(cfg *app.Config) string {

@@ -11,7 +11,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -414,19 +413,6 @@ func newTestStore(tb testing.TB) (*FSStore, string) {
 		tb.Fatal(err)
 	}
 	return st, root
-}
-
-func readObject(tb testing.TB, st Store, key string) []byte {
-	tb.Helper()
-	p, ok := st.Path(key)
-	if !ok {
-		tb.Fatalf("no path for %s", key)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // exifTags reads every EXIF tag of a JPEG with imagemeta, as an independent

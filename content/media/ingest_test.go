@@ -25,69 +25,70 @@ const testMaxBytes = 10 << 20
 
 func TestIngestJPEGWithGPSAndOrientation(t *testing.T) {
 	ctx := context.Background()
-	st, root := newTestStore(t)
-	icc := testICC(70000) // two APP2 segments
-	src := jpegWithMeta(t, quadrantImage(60, 40), 6, icc)
+	eachStore(t, func(t *testing.T, st Store) {
+		icc := testICC(70000) // two APP2 segments
+		src := jpegWithMeta(t, quadrantImage(60, 40), 6, icc)
 
-	p, err := Ingest(ctx, st, bytes.NewReader(src), testMaxBytes, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Width != 40 || p.Height != 60 {
-		t.Errorf("size %dx%d, want 40x60 (turned by orientation 6)", p.Width, p.Height)
-	}
-	if p.ContentType != "image/jpeg" || p.Size != int64(len(src)) {
-		t.Errorf("type %q size %d", p.ContentType, p.Size)
-	}
-	if !keyPattern.MatchString(VariantKey(p.Key, VariantThumb)) {
-		t.Errorf("base key %q", p.Key)
-	}
-	assertTestMetadata(t, p.Meta, 6)
-	if got := len(storeFiles(t, root)); got != 4 {
-		t.Errorf("%d files in the store, want 4", got)
-	}
-	if orig := readObject(t, st, VariantKey(p.Key, VariantOriginal)); !bytes.Equal(orig, src) {
-		t.Error("original was not stored byte for byte")
-	}
+		p, err := Ingest(ctx, st, bytes.NewReader(src), testMaxBytes, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Width != 40 || p.Height != 60 {
+			t.Errorf("size %dx%d, want 40x60 (turned by orientation 6)", p.Width, p.Height)
+		}
+		if p.ContentType != "image/jpeg" || p.Size != int64(len(src)) {
+			t.Errorf("type %q size %d", p.ContentType, p.Size)
+		}
+		if !validKey(VariantKey(p.Key, VariantThumb)) {
+			t.Errorf("base key %q", p.Key)
+		}
+		assertTestMetadata(t, p.Meta, 6)
+		if got := len(leftovers(t, st)); got != 4 {
+			t.Errorf("%d files in the store, want 4", got)
+		}
+		if orig := readObject(t, st, VariantKey(p.Key, VariantOriginal)); !bytes.Equal(orig, src) {
+			t.Error("original was not stored byte for byte")
+		}
 
-	for _, v := range []string{VariantThumb, VariantLarge, VariantClean} {
-		b := readObject(t, st, VariantKey(p.Key, v))
-		assertNoSecrets(t, v, b)
-		if bytes.Contains(b, []byte{0xFF, 0xED}) && bytes.Contains(b, []byte("8BIM")) {
-			t.Errorf("%s: IPTC APP13 present", v)
-		}
-		tags, dirs := exifTags(t, b)
-		if dirs["IFD0/GPSInfoIFD"] {
-			t.Errorf("%s: GPS directory present", v)
-		}
-		for _, f := range []string{"GPSLatitude", "GPSLongitude", "Make", "DateTimeOriginal"} {
-			if _, ok := tags[f]; ok {
-				t.Errorf("%s: EXIF %s present", v, f)
+		for _, v := range []string{VariantThumb, VariantLarge, VariantClean} {
+			b := readObject(t, st, VariantKey(p.Key, v))
+			assertNoSecrets(t, v, b)
+			if bytes.Contains(b, []byte{0xFF, 0xED}) && bytes.Contains(b, []byte("8BIM")) {
+				t.Errorf("%s: IPTC APP13 present", v)
+			}
+			tags, dirs := exifTags(t, b)
+			if dirs["IFD0/GPSInfoIFD"] {
+				t.Errorf("%s: GPS directory present", v)
+			}
+			for _, f := range []string{"GPSLatitude", "GPSLongitude", "Make", "DateTimeOriginal"} {
+				if _, ok := tags[f]; ok {
+					t.Errorf("%s: EXIF %s present", v, f)
+				}
+			}
+			info, err := scanHeader(bufio.NewReader(bytes.NewReader(b)), "image/jpeg")
+			if err != nil || !bytes.Equal(info.icc, icc) {
+				t.Errorf("%s: colour profile missing or changed (%d bytes)", v, len(info.icc))
 			}
 		}
-		info, err := scanHeader(bufio.NewReader(bytes.NewReader(b)), "image/jpeg")
-		if err != nil || !bytes.Equal(info.icc, icc) {
-			t.Errorf("%s: colour profile missing or changed (%d bytes)", v, len(info.icc))
+
+		large := decodeJPEG(t, readObject(t, st, VariantKey(p.Key, VariantLarge)))
+		if large.Bounds().Dx() != 40 || large.Bounds().Dy() != 60 {
+			t.Errorf("large is %v; small images are never enlarged", large.Bounds())
 		}
-	}
+		// The red corner was stored top-left; turned right it is top-right.
+		assertColour(t, "large top-right", large.At(37, 2), color.RGBA{255, 0, 0, 255})
+		assertColour(t, "large top-left", large.At(2, 2), color.RGBA{0, 0, 255, 255})
+		assertColour(t, "large bottom-left", large.At(2, 57), color.RGBA{0, 0, 255, 255})
+		if tags, _ := exifTags(t, readObject(t, st, VariantKey(p.Key, VariantLarge))); len(tags) != 0 {
+			t.Errorf("large has EXIF (%v): viewers would turn it twice", tags)
+		}
 
-	large := decodeJPEG(t, readObject(t, st, VariantKey(p.Key, VariantLarge)))
-	if large.Bounds().Dx() != 40 || large.Bounds().Dy() != 60 {
-		t.Errorf("large is %v; small images are never enlarged", large.Bounds())
-	}
-	// The red corner was stored top-left; turned right it is top-right.
-	assertColour(t, "large top-right", large.At(37, 2), color.RGBA{255, 0, 0, 255})
-	assertColour(t, "large top-left", large.At(2, 2), color.RGBA{0, 0, 255, 255})
-	assertColour(t, "large bottom-left", large.At(2, 57), color.RGBA{0, 0, 255, 255})
-	if tags, _ := exifTags(t, readObject(t, st, VariantKey(p.Key, VariantLarge))); len(tags) != 0 {
-		t.Errorf("large has EXIF (%v): viewers would turn it twice", tags)
-	}
-
-	clean := readObject(t, st, VariantKey(p.Key, VariantClean))
-	if tags, _ := exifTags(t, clean); fmt.Sprint(tags["Orientation"]) != "6" {
-		t.Errorf("clean orientation %v (tags %v)", tags["Orientation"], tags)
-	}
-	assertSamePixels(t, decodeJPEG(t, src), decodeJPEG(t, clean))
+		clean := readObject(t, st, VariantKey(p.Key, VariantClean))
+		if tags, _ := exifTags(t, clean); fmt.Sprint(tags["Orientation"]) != "6" {
+			t.Errorf("clean orientation %v (tags %v)", tags["Orientation"], tags)
+		}
+		assertSamePixels(t, decodeJPEG(t, src), decodeJPEG(t, clean))
+	})
 }
 
 func decodeJPEG(t *testing.T, b []byte) image.Image {
@@ -166,38 +167,39 @@ func TestIngestPNGWithAlpha(t *testing.T) {
 }
 
 func TestIngestGIFAndWebP(t *testing.T) {
-	st, _ := newTestStore(t)
-	p, err := Ingest(context.Background(), st, bytes.NewReader(gifWithMeta(t)), testMaxBytes, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Width != 12 || p.Height != 8 || p.ContentType != "image/gif" {
-		t.Errorf("gif photo %+v", p)
-	}
-	g, err := gif.DecodeAll(bytes.NewReader(readObject(t, st, VariantKey(p.Key, VariantClean))))
-	if err != nil || len(g.Image) != 2 {
-		t.Errorf("clean GIF: %v", err)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		p, err := Ingest(context.Background(), st, bytes.NewReader(gifWithMeta(t)), testMaxBytes, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Width != 12 || p.Height != 8 || p.ContentType != "image/gif" {
+			t.Errorf("gif photo %+v", p)
+		}
+		g, err := gif.DecodeAll(bytes.NewReader(readObject(t, st, VariantKey(p.Key, VariantClean))))
+		if err != nil || len(g.Image) != 2 {
+			t.Errorf("clean GIF: %v", err)
+		}
 
-	icc := testICC(1001)
-	p, err = Ingest(context.Background(), st, bytes.NewReader(webpWithMeta(6, 4, 6, icc)), testMaxBytes, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Width != 4 || p.Height != 6 || p.ContentType != "image/webp" || p.Meta.Camera != testModel {
-		t.Errorf("webp photo %+v", p)
-	}
-	clean := readObject(t, st, VariantKey(p.Key, VariantClean))
-	assertNoSecrets(t, "clean WebP", clean)
-	if _, err := webp.Decode(bytes.NewReader(clean)); err != nil {
-		t.Errorf("clean WebP: %v", err)
-	}
-	large := readObject(t, st, VariantKey(p.Key, VariantLarge))
-	img := decodeJPEG(t, large)
-	if img.Bounds().Dx() != 4 || img.Bounds().Dy() != 6 {
-		t.Errorf("large WebP variant %v", img.Bounds())
-	}
-	assertColour(t, "webp large", img.At(1, 1), color.RGBA{webpColor.R, webpColor.G, webpColor.B, 255})
+		icc := testICC(1001)
+		p, err = Ingest(context.Background(), st, bytes.NewReader(webpWithMeta(6, 4, 6, icc)), testMaxBytes, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Width != 4 || p.Height != 6 || p.ContentType != "image/webp" || p.Meta.Camera != testModel {
+			t.Errorf("webp photo %+v", p)
+		}
+		clean := readObject(t, st, VariantKey(p.Key, VariantClean))
+		assertNoSecrets(t, "clean WebP", clean)
+		if _, err := webp.Decode(bytes.NewReader(clean)); err != nil {
+			t.Errorf("clean WebP: %v", err)
+		}
+		large := readObject(t, st, VariantKey(p.Key, VariantLarge))
+		img := decodeJPEG(t, large)
+		if img.Bounds().Dx() != 4 || img.Bounds().Dy() != 6 {
+			t.Errorf("large WebP variant %v", img.Bounds())
+		}
+		assertColour(t, "webp large", img.At(1, 1), color.RGBA{webpColor.R, webpColor.G, webpColor.B, 255})
+	})
 }
 
 // endless yields a prefix and then zeros forever, counting what was read.
@@ -217,48 +219,50 @@ func (e *endless) Read(p []byte) (int, error) {
 }
 
 func TestIngestTooLarge(t *testing.T) {
-	st, root := newTestStore(t)
-	var buf bytes.Buffer
-	jpeg.Encode(&buf, quadrantImage(64, 64), nil)
-	const limit = 200 << 10
-	body := &endless{prefix: buf.Bytes()}
-	_, err := Ingest(context.Background(), st, body, limit, Limits{})
-	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("err = %v, want ErrTooLarge", err)
-	}
-	if body.n > limit+64<<10 {
-		t.Errorf("read %d bytes of a body limited to %d", body.n, limit)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, quadrantImage(64, 64), nil)
+		const limit = 200 << 10
+		body := &endless{prefix: buf.Bytes()}
+		_, err := Ingest(context.Background(), st, body, limit, Limits{})
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("err = %v, want ErrTooLarge", err)
+		}
+		if body.n > limit+64<<10 {
+			t.Errorf("read %d bytes of a body limited to %d", body.n, limit)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
 
-	// Exactly at the limit is fine; one byte more is not.
-	exact := buf.Bytes()
-	if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), int64(len(exact)), Limits{}); err != nil {
-		t.Errorf("body of exactly maxBytes: %v", err)
-	}
-	if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), int64(len(exact)-1), Limits{}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("one byte over: %v", err)
-	}
-	// Too large within the header.
-	if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), 10, Limits{}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("tiny limit: %v", err)
-	}
+		// Exactly at the limit is fine; one byte more is not.
+		exact := buf.Bytes()
+		if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), int64(len(exact)), Limits{}); err != nil {
+			t.Errorf("body of exactly maxBytes: %v", err)
+		}
+		if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), int64(len(exact)-1), Limits{}); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("one byte over: %v", err)
+		}
+		// Too large within the header.
+		if _, err := Ingest(context.Background(), st, bytes.NewReader(exact), 10, Limits{}); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("tiny limit: %v", err)
+		}
+	})
 }
 
 func TestIngestRefusesText(t *testing.T) {
-	st, root := newTestStore(t)
-	_, err := Ingest(context.Background(), st, strings.NewReader("Dear guest, this file is called photo.jpg but it is text.\n"), testMaxBytes, Limits{})
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := Ingest(context.Background(), st, strings.NewReader(""), testMaxBytes, Limits{}); !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("empty body: %v", err)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		_, err := Ingest(context.Background(), st, strings.NewReader("Dear guest, this file is called photo.jpg but it is text.\n"), testMaxBytes, Limits{})
+		if !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := Ingest(context.Background(), st, strings.NewReader(""), testMaxBytes, Limits{}); !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("empty body: %v", err)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
+	})
 }
 
 // pngBomb is a PNG header claiming w×h pixels, followed by an IDAT chunk
@@ -278,59 +282,61 @@ func pngBomb(w, h uint32) *endless {
 }
 
 func TestIngestPixelBombRefusedFromHeader(t *testing.T) {
-	st, root := newTestStore(t)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	body := pngBomb(100000, 100000)
-	_, err := Ingest(context.Background(), st, body, 1<<40, Limits{})
-	runtime.ReadMemStats(&after)
-	if !errors.Is(err, ErrTooManyPixels) {
-		t.Fatalf("err = %v, want ErrTooManyPixels", err)
-	}
-	if body.n > 64<<10 {
-		t.Errorf("read %d bytes to judge a header", body.n)
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
-		t.Errorf("allocated %d bytes to refuse a header", alloc)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
-
-	for _, c := range []struct {
-		w, h uint32
-		lim  Limits
-	}{
-		{10000, 10000, Limits{}},            // 100 MP with sides in range
-		{20001, 1, Limits{}},                // one side too long
-		{100, 100, Limits{MaxPixels: 9999}}, // custom limits
-		{101, 10, Limits{MaxSide: 100}},
-	} {
-		if _, err := Ingest(context.Background(), st, pngBomb(c.w, c.h), 1<<40, c.lim); !errors.Is(err, ErrTooManyPixels) {
-			t.Errorf("%dx%d %+v: %v", c.w, c.h, c.lim, err)
+	eachStore(t, func(t *testing.T, st Store) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		body := pngBomb(100000, 100000)
+		_, err := Ingest(context.Background(), st, body, 1<<40, Limits{})
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTooManyPixels) {
+			t.Fatalf("err = %v, want ErrTooManyPixels", err)
 		}
-	}
+		if body.n > 64<<10 {
+			t.Errorf("read %d bytes to judge a header", body.n)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+			t.Errorf("allocated %d bytes to refuse a header", alloc)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
+
+		for _, c := range []struct {
+			w, h uint32
+			lim  Limits
+		}{
+			{10000, 10000, Limits{}},            // 100 MP with sides in range
+			{20001, 1, Limits{}},                // one side too long
+			{100, 100, Limits{MaxPixels: 9999}}, // custom limits
+			{101, 10, Limits{MaxSide: 100}},
+		} {
+			if _, err := Ingest(context.Background(), st, pngBomb(c.w, c.h), 1<<40, c.lim); !errors.Is(err, ErrTooManyPixels) {
+				t.Errorf("%dx%d %+v: %v", c.w, c.h, c.lim, err)
+			}
+		}
+	})
 }
 
 func TestIngestDamagedImageLeavesNothing(t *testing.T) {
-	st, root := newTestStore(t)
-	var buf bytes.Buffer
-	jpeg.Encode(&buf, quadrantImage(64, 64), nil)
-	half := buf.Bytes()[:buf.Len()/2]
-	if _, err := Ingest(context.Background(), st, bytes.NewReader(half), testMaxBytes, Limits{}); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("truncated JPEG: %v", err)
-	}
-	var p bytes.Buffer
-	png.Encode(&p, quadrantImage(8, 8))
-	bad := p.Bytes()
-	bad[20] ^= 0xFF // IHDR CRC no longer matches
-	if _, err := Ingest(context.Background(), st, bytes.NewReader(bad), testMaxBytes, Limits{}); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("bad IHDR: %v", err)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, quadrantImage(64, 64), nil)
+		half := buf.Bytes()[:buf.Len()/2]
+		if _, err := Ingest(context.Background(), st, bytes.NewReader(half), testMaxBytes, Limits{}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("truncated JPEG: %v", err)
+		}
+		var p bytes.Buffer
+		png.Encode(&p, quadrantImage(8, 8))
+		bad := p.Bytes()
+		bad[20] ^= 0xFF // IHDR CRC no longer matches
+		if _, err := Ingest(context.Background(), st, bytes.NewReader(bad), testMaxBytes, Limits{}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("bad IHDR: %v", err)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
+	})
 }
 
 // failingStore makes Create fail for one variant, to check that what was
@@ -348,37 +354,39 @@ func (f failingStore) Create(ctx context.Context, key string) (Pending, error) {
 }
 
 func TestIngestRemovesPartialPhoto(t *testing.T) {
-	for _, v := range []string{VariantLarge, VariantThumb, VariantClean} {
-		st, root := newTestStore(t)
-		_, err := Ingest(context.Background(), failingStore{st, v}, bytes.NewReader(jpegWithMeta(t, quadrantImage(20, 20), 6, nil)), testMaxBytes, Limits{})
-		if err == nil || !strings.Contains(err.Error(), "disk full") {
-			t.Errorf("%s: err = %v", v, err)
+	eachStore(t, func(t *testing.T, st Store) {
+		for _, v := range []string{VariantLarge, VariantThumb, VariantClean} {
+			_, err := Ingest(context.Background(), failingStore{st, v}, bytes.NewReader(jpegWithMeta(t, quadrantImage(20, 20), 6, nil)), testMaxBytes, Limits{})
+			if err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Errorf("%s: err = %v", v, err)
+			}
+			if files := leftovers(t, st); len(files) != 0 {
+				t.Errorf("%s: left behind: %v", v, files)
+			}
 		}
-		if files := storeFiles(t, root); len(files) != 0 {
-			t.Errorf("%s: left behind: %v", v, files)
-		}
-	}
+	})
 }
 
 func TestIngestCancelled(t *testing.T) {
-	st, root := newTestStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := Ingest(ctx, st, bytes.NewReader(jpegWithMeta(t, quadrantImage(20, 20), 1, nil)), testMaxBytes, Limits{})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v", err)
-	}
-	// Cancelled while the body streams in.
-	ctx, cancel = context.WithCancel(context.Background())
-	var buf bytes.Buffer
-	jpeg.Encode(&buf, quadrantImage(64, 64), nil)
-	body := &cancelAfter{r: &endless{prefix: buf.Bytes()}, n: 100 << 10, cancel: cancel}
-	if _, err := Ingest(ctx, st, body, 1<<40, Limits{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("mid-stream: %v", err)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := Ingest(ctx, st, bytes.NewReader(jpegWithMeta(t, quadrantImage(20, 20), 1, nil)), testMaxBytes, Limits{})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+		// Cancelled while the body streams in.
+		ctx, cancel = context.WithCancel(context.Background())
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, quadrantImage(64, 64), nil)
+		body := &cancelAfter{r: &endless{prefix: buf.Bytes()}, n: 100 << 10, cancel: cancel}
+		if _, err := Ingest(ctx, st, body, 1<<40, Limits{}); !errors.Is(err, context.Canceled) {
+			t.Errorf("mid-stream: %v", err)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
+	})
 }
 
 type cancelAfter struct {
@@ -396,20 +404,21 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 }
 
 func TestDeletePhoto(t *testing.T) {
-	st, root := newTestStore(t)
-	p, err := Ingest(context.Background(), st, bytes.NewReader(gifWithMeta(t)), testMaxBytes, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := DeletePhoto(context.Background(), st, p.Key); err != nil {
-		t.Fatal(err)
-	}
-	if files := storeFiles(t, root); len(files) != 0 {
-		t.Errorf("left behind: %v", files)
-	}
-	if err := DeletePhoto(context.Background(), st, p.Key); err != nil {
-		t.Errorf("second delete: %v", err)
-	}
+	eachStore(t, func(t *testing.T, st Store) {
+		p, err := Ingest(context.Background(), st, bytes.NewReader(gifWithMeta(t)), testMaxBytes, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := DeletePhoto(context.Background(), st, p.Key); err != nil {
+			t.Fatal(err)
+		}
+		if files := leftovers(t, st); len(files) != 0 {
+			t.Errorf("left behind: %v", files)
+		}
+		if err := DeletePhoto(context.Background(), st, p.Key); err != nil {
+			t.Errorf("second delete: %v", err)
+		}
+	})
 }
 
 func TestOrientMatchesEXIFDefinitions(t *testing.T) {

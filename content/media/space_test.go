@@ -27,7 +27,7 @@ func TestFSStoreSweepTempCountsWhatItRemoves(t *testing.T) {
 		}
 		os.Chtimes(p, mod, mod)
 	}
-	n, b, err := st.SweepTemp(now.Add(-time.Hour))
+	n, b, err := st.SweepTemp(context.Background(), now.Add(-time.Hour))
 	if err != nil || n != 2 || b != 600 {
 		t.Errorf("SweepTemp: %d files, %d bytes, %v; want 2, 600", n, b, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -51,10 +50,40 @@ type Object interface {
 // forged request, never a user mistake.
 var ErrInvalidKey = errors.New("media: invalid storage key")
 
-// keyPattern admits a two-character shard followed by one or two segments
-// (photo id, then variant). Every segment starts with a letter or digit, so
-// "." and ".." can never appear and keys cannot leave the root.
-var keyPattern = regexp.MustCompile(`^[a-z0-9]{2}(/[a-z0-9][a-z0-9_.-]{0,127}){1,2}$`)
+// validKey admits a two-character shard of [a-z0-9] followed by one or two
+// segments (photo id, then variant) of at most 128 bytes of [a-z0-9_.-],
+// each starting with a letter or digit, so "." and ".." can never appear
+// and keys cannot leave the root. It is a byte loop, not a regular
+// expression, since it runs on every open.
+func validKey(key string) bool {
+	if len(key) < 4 || !keyStart(key[0]) || !keyStart(key[1]) || key[2] != '/' {
+		return false
+	}
+	segments, seg := 0, 0 // seg: length of the current segment
+	for i := 2; i < len(key); i++ {
+		b := key[i]
+		switch {
+		case b == '/':
+			if i > 2 && seg == 0 {
+				return false
+			}
+			segments++
+			seg = 0
+		case seg == 0 && !keyStart(b):
+			return false
+		case seg > 0 && !keyStart(b) && b != '_' && b != '.' && b != '-':
+			return false
+		default:
+			seg++
+		}
+		if seg > 128 || segments > 2 {
+			return false
+		}
+	}
+	return seg > 0
+}
+
+func keyStart(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
 
 // DefaultSweepAge is how old a temporary file, or a stored object that no
 // photo refers to, must be before a sweep removes it. It is far longer than
@@ -85,9 +114,10 @@ var (
 // Inventory is what the sweep of a crash's leftovers needs from a store:
 // its temporary files and the list of what it holds.
 type Inventory interface {
-	// SweepTemp removes temporary files last modified before before and
-	// reports how many it removed and their bytes.
-	SweepTemp(before time.Time) (files int, bytes int64, err error)
+	// SweepTemp removes temporary files (and, in an object store, unfinished
+	// uploads) last modified before before and reports how many it removed
+	// and their bytes.
+	SweepTemp(ctx context.Context, before time.Time) (files int, bytes int64, err error)
 	// Walk calls fn for every stored object, in no particular order. An
 	// error from fn stops the walk and is returned.
 	Walk(ctx context.Context, fn func(ObjectInfo) error) error
@@ -112,7 +142,7 @@ func NewFSStore(root string) (*FSStore, error) {
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("media: store root: %w", err)
 	}
-	if _, _, err := s.SweepTemp(time.Now().Add(-DefaultSweepAge)); err != nil {
+	if _, _, err := s.SweepTemp(context.Background(), time.Now().Add(-DefaultSweepAge)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -121,7 +151,7 @@ func NewFSStore(root string) (*FSStore, error) {
 // SweepTemp implements Inventory. A temporary file is written without
 // pause while its upload runs, so one not modified for a long time belongs
 // to an upload that ended without cleaning up: a crash or a kill.
-func (s *FSStore) SweepTemp(before time.Time) (files int, bytes int64, err error) {
+func (s *FSStore) SweepTemp(_ context.Context, before time.Time) (files int, bytes int64, err error) {
 	entries, err := os.ReadDir(s.tmp)
 	if err != nil {
 		return 0, 0, fmt.Errorf("media: sweep temporary files: %w", err)
@@ -176,7 +206,7 @@ func (s *FSStore) Walk(ctx context.Context, fn func(ObjectInfo) error) error {
 			return nil
 		}
 		key := filepath.ToSlash(rel)
-		if !keyPattern.MatchString(key) {
+		if !validKey(key) {
 			return nil
 		}
 		info, err := d.Info()
@@ -209,7 +239,7 @@ func (s *FSStore) Probe() error {
 }
 
 func (s *FSStore) path(key string) (string, error) {
-	if !keyPattern.MatchString(key) {
+	if !validKey(key) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidKey, key)
 	}
 	return filepath.Join(s.root, filepath.FromSlash(key)), nil
@@ -228,7 +258,7 @@ func (s *FSStore) Create(ctx context.Context, key string) (Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: create %s: %w", key, err)
 	}
-	return &fsPending{store: s, f: f, dst: dst}, nil
+	return &fsPending{store: s, ctx: ctx, f: f, dst: dst}, nil
 }
 
 // Open implements Store.
@@ -312,6 +342,7 @@ var errFinished = errors.New("media: pending object already committed or aborted
 
 type fsPending struct {
 	store *FSStore
+	ctx   context.Context // a cancelled request commits nothing
 	f     *os.File
 	dst   string
 	done  bool
@@ -347,6 +378,10 @@ func (p *fsPending) Commit() (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
+	if err := p.ctx.Err(); err != nil {
+		p.f.Close()
+		return err
+	}
 	// The data must be on disk before the rename makes it visible, or a
 	// crash could leave an empty or partial file under the key.
 	if err := p.f.Sync(); err != nil {

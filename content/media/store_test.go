@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,16 +113,39 @@ func TestFSStoreAbortLeavesNothing(t *testing.T) {
 	}
 }
 
+var badKeys = []string{
+	"", "ab", "ab/", "/ab/cd", "ab//cd", "ab/cd/", "../etc/passwd", "ab/..",
+	"ab/../../etc", "ab/./cd", "ab/.hidden", "ab/cd/..", "AB/cd", "ab/Cd",
+	"a/bc", "abc/de", "tmp/x", "ab/cd/ef/gh", `ab\cd`, "ab/c d", "ab/cd\x00",
+	"ab/" + strings.Repeat("x", 200), "ab/é", "ab/-cd", "ab/cd/" + strings.Repeat("y", 129),
+}
+
+// validKey is the byte loop that replaced this expression; they must agree.
+var keyPattern = regexp.MustCompile(`^[a-z0-9]{2}(/[a-z0-9][a-z0-9_.-]{0,127}){1,2}$`)
+
+func TestValidKeyMatchesPattern(t *testing.T) {
+	for _, k := range append(badKeys, "ab/cd", "00/x.jpg", "ab/cd_e-f.g/thumb", "ab/"+strings.Repeat("x", 128), "ab/c/"+strings.Repeat("x", 128)) {
+		if validKey(k) != keyPattern.MatchString(k) {
+			t.Errorf("validKey(%q) = %v, pattern says %v", k, validKey(k), !validKey(k))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "az09_.-/A\\x00"
+	for range 200000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if k := string(b); validKey(k) != keyPattern.MatchString(k) {
+			t.Fatalf("validKey(%q) = %v, pattern says %v", k, validKey(k), !validKey(k))
+		}
+	}
+}
+
 func TestFSStoreRefusesBadKeys(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t)
-	bad := []string{
-		"", "ab", "ab/", "/ab/cd", "ab//cd", "ab/cd/", "../etc/passwd", "ab/..",
-		"ab/../../etc", "ab/./cd", "ab/.hidden", "ab/cd/..", "AB/cd", "ab/Cd",
-		"a/bc", "abc/de", "tmp/x", "ab/cd/ef/gh", `ab\cd`, "ab/c d", "ab/cd\x00",
-		"ab/" + strings.Repeat("x", 200), "ab/é", "ab/-cd",
-	}
-	for _, key := range bad {
+	for _, key := range badKeys {
 		if _, err := st.Create(ctx, key); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Create(%q): %v", key, err)
 		}

@@ -143,7 +143,7 @@ func (s *Service) comments(ctx context.Context, item int64, guest bool, p app.Pa
 	if guest {
 		q = q.Where("NOT cm.hidden").Where("t.revoked_at IS NULL")
 	}
-	if err := q.OrderExpr("cm.id").Limit(limit+1).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := q.OrderExpr("cm.id").Limit(limit + 1).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, "", translate(err)
 	}
 	next := ""

@@ -38,9 +38,9 @@ type guestComment struct {
 
 // commentForm is the comment form, with a refused comment's text and reason.
 type commentForm struct {
-	Action, CSRF      string
-	Author, Body      string
-	Error             string
+	Action, CSRF       string
+	Author, Body       string
+	Error              string
 	MaxAuthor, MaxBody int
 }
 

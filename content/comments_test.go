@@ -3,6 +3,7 @@ package content_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -164,4 +165,53 @@ func TestAddComment(t *testing.T) {
 			t.Fatalf("%d comments left after deleting the item (%v)", n, err)
 		}
 	})
+}
+
+// BenchmarkGuestComments reads the first page of comments a guest sees on
+// an item that has 100 of them, among 10 000 comments on 100 items: a keyed
+// read of comments_item_idx, the second (and last) query of a guest page
+// with comments.
+func BenchmarkGuestComments(b *testing.B) {
+	for _, d := range dbtest.Dialects() {
+		b.Run(d, func(b *testing.B) {
+			ctx := context.Background()
+			db := dbtest.Open(b, d)
+			clock := app.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+			s := acl.NewService(db, clock, ctKeys)
+			w := &ctWorld{s: s, cs: content.NewService(db, clock, s, nil, 0), clock: clock}
+			alice, err := w.s.CreateMember(ctx, "alice", "Alice", "password-alice")
+			if err != nil {
+				b.Fatal(err)
+			}
+			tk, _, err := w.s.CreateToken(ctx, alice.ID, acl.TokenInput{Permissions: acl.PermissionsEdit{"can_comment": true}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var target *content.Access
+			for i := range 100 {
+				it, err := w.cs.CreatePost(ctx, alice.ID, "Post", "x")
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows := make([]content.Comment, 100)
+				for j := range rows {
+					rows[j] = content.Comment{ItemID: it.ID, OwnerID: alice.ID, TokenID: tk.ID, Body: "A comment", CreatedAt: w.clock.Now()}
+				}
+				if _, err := db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if i == 50 {
+					target = &content.Access{Item: it, TokenID: tk.ID}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rows, _, err := w.cs.GuestComments(ctx, target, app.Page{Limit: 100})
+				if err != nil || len(rows) != 100 {
+					b.Fatalf("%d comments, %v", len(rows), err)
+				}
+			}
+		})
+	}
 }

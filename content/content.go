@@ -1,6 +1,7 @@
-// Package content owns posts, photos and albums, and the media pipeline
-// behind photos. It asks acl for every decision (the visibility rule comes
-// from acl.VisibleSQL) and never re-implements one.
+// Package content owns posts, photos and albums, the guests' comments on
+// them, and the media pipeline behind photos. It asks acl for every
+// decision (the visibility rule comes from acl.VisibleSQL) and never
+// re-implements one.
 package content
 
 import (

@@ -35,7 +35,7 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 }
 
 // guestItemPage renders an item for a viewer who is not its owner, from view
-// types only; in refused carries a refused comment's text and reason.
+// types only, with the status; in is a refused comment (its text and reason) to show again.
 func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer, status int, in commentInput) error {
 	ctx := c.UserContext()
 	it, links := acc.Item, guestLinksOf(c)

@@ -181,6 +181,9 @@ func newAccessLog(db *bun.DB, mark func(time.Time, string) string) *AccessLog {
 // SetLogger sets where flush failures are reported.
 func (l *AccessLog) SetLogger(log *slog.Logger) { l.logger = log }
 
+// Logger is the logger the log reports its troubles to (SetLogger).
+func (l *AccessLog) Logger() *slog.Logger { return l.logger }
+
 // SetLimits changes the limits; zero fields keep their current value.
 func (l *AccessLog) SetLimits(lim AccessLogLimits) {
 	l.mu.Lock()

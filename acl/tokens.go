@@ -27,12 +27,11 @@ type GuestToken struct {
 	ExpiresAt      *time.Time `bun:"expires_at"`
 	MaxUses        *int       `bun:"max_uses"`
 	Uses           int        `bun:"uses"`
-	CanDownload    bool       `bun:"can_download"`
-	ShowMetadata   bool       `bun:"show_metadata"`
-	Note           string     `bun:"note"`
-	CreatedAt      time.Time  `bun:"created_at"`
-	LastUsedAt     *time.Time `bun:"last_used_at"`
-	RevokedAt      *time.Time `bun:"revoked_at"`
+	Permissions
+	Note       string     `bun:"note"`
+	CreatedAt  time.Time  `bun:"created_at"`
+	LastUsedAt *time.Time `bun:"last_used_at"`
+	RevokedAt  *time.Time `bun:"revoked_at"`
 }
 
 // Token statuses.
@@ -72,8 +71,7 @@ type TokenInput struct {
 	MaxUses      *int
 	ClearMaxUses bool
 	Password     *string
-	CanDownload  *bool
-	ShowMetadata *bool
+	Permissions  PermissionsEdit
 	Note         *string
 }
 
@@ -130,12 +128,7 @@ func (s *Service) apply(t *GuestToken, in TokenInput) (passwordChanged bool, err
 			passwordChanged = true
 		}
 	}
-	if in.CanDownload != nil {
-		t.CanDownload = *in.CanDownload
-	}
-	if in.ShowMetadata != nil {
-		t.ShowMetadata = *in.ShowMetadata
-	}
+	in.Permissions.Apply(&t.Permissions)
 	if in.Note != nil {
 		note, err := app.CleanText("The note", *in.Note, maxNote, true)
 		if err != nil {
@@ -241,11 +234,9 @@ func (s *Service) UpdateToken(ctx context.Context, owner, id int64, in TokenInpu
 	if in.Password != nil {
 		set("password_hash", t.PasswordHash)
 	}
-	if in.CanDownload != nil {
-		set("can_download", t.CanDownload)
-	}
-	if in.ShowMetadata != nil {
-		set("show_metadata", t.ShowMetadata)
+	for name := range in.Permissions {
+		// The permission's name is its column (see Permissions).
+		set(name, t.Permissions.Has(name))
 	}
 	if in.Note != nil {
 		set("note", t.Note)

@@ -301,8 +301,8 @@ func TestUpdateTokenPasswordEndsSessions(t *testing.T) {
 		alice := w.member("alice")
 		tk, _ := w.token(alice.ID, acl.TokenInput{})
 		v := tk.SessionVersion
-		up, err := w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Name: tkPtr("renamed"), Note: tkPtr("hello"), CanDownload: tkPtr(true)})
-		if err != nil || up.SessionVersion != v || up.Name != "renamed" || !up.CanDownload {
+		up, err := w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Name: tkPtr("renamed"), Note: tkPtr("hello"), Permissions: acl.PermissionsEdit{"can_download": true}})
+		if err != nil || up.SessionVersion != v || up.Name != "renamed" || !up.Download {
 			t.Fatalf("edit without a password: %+v, %v", up, err)
 		}
 		up, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{Password: tkPtr("visitor password ✓")})

@@ -1,6 +1,7 @@
-// Package content owns posts, photos and albums, and the media pipeline
-// behind photos. It asks acl for every decision (the visibility rule comes
-// from acl.VisibleSQL) and never re-implements one.
+// Package content owns posts, photos and albums, the guests' comments on
+// them, and the media pipeline behind photos. It asks acl for every
+// decision (the visibility rule comes from acl.VisibleSQL) and never
+// re-implements one.
 package content
 
 import (
@@ -72,13 +73,29 @@ type Service struct {
 	Limits media.Limits
 	// Metrics, when set, counts uploads in progress and bytes stored.
 	Metrics *metrics.Metrics
+	// CommentAdded is called after a guest's comment is stored. NewService
+	// sets it to tell the item's owner (a "comment" notification).
+	CommentAdded func(ctx context.Context, c *Comment)
 
 	guestView *database.Prepared
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, maxUpload int64) *Service {
-	return &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db)}
+	s := &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db)}
+	s.CommentAdded = s.notifyComment
+	return s
+}
+
+// notifyComment tells the item's owner of a new guest comment. The comment
+// is stored whatever happens here: a failure is logged, not returned.
+func (s *Service) notifyComment(ctx context.Context, c *Comment) {
+	if s.ACL == nil {
+		return
+	}
+	if err := s.ACL.NotifyComment(ctx, c.TokenID, c.ItemID, c.Body); err != nil && s.ACL.Log.Logger() != nil {
+		s.ACL.Log.Logger().WarnContext(ctx, "comment notification", "item", c.ItemID, "token", c.TokenID, "err", err)
+	}
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC() }
@@ -325,10 +342,15 @@ type Access struct {
 	Item  *Item
 	Owner bool
 	// Public is set when the item was opened only because anyone may see it.
-	Public       bool
-	TokenID      int64
-	CanDownload  bool
-	ShowMetadata bool
+	Public  bool
+	TokenID int64
+	// Permissions are the viewer's: every one for the owner, downloads for
+	// a member the ACL names, and for a guest the union of the permissions
+	// of the session's tokens that open the item.
+	acl.Permissions
+	// CommentToken is the session's lowest token that opens the item and
+	// may comment on it (0 for none): the token a guest's comment is under.
+	CommentToken int64
 	// SharedBy is the owner's display name; TokenNote and TokenExpires are
 	// the note and expiry of the link the guest came through (TokenID).
 	// They come with the item, in the same statement, for the guest pages.
@@ -339,10 +361,10 @@ type Access struct {
 
 // guestRow is an item seen through a token.
 type guestRow struct {
-	Item         `bun:",extend"`
-	ViaToken     int64      `bun:"via_token"`
-	CanDownload  bool       `bun:"can_download"`
-	ShowMetadata bool       `bun:"show_metadata"`
+	Item     `bun:",extend"`
+	ViaToken int64 `bun:"via_token"`
+	acl.Permissions
+	CommentToken int64      `bun:"comment_token"`
 	OwnerName    string     `bun:"owner_name"`
 	TokenNote    string     `bun:"token_note"`
 	TokenExpires *time.Time `bun:"token_expires"`
@@ -377,7 +399,7 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 			Where("i.id = ?0 AND (i.owner_id = ?1 OR "+acl.VisibleSQL("i", "?1")+")", id, v.Member.ID).Scan(ctx)
 		if err == nil {
 			own := row.OwnerID == v.Member.ID
-			return &Access{Item: &row.Item, Owner: own, CanDownload: true, ShowMetadata: own, SharedBy: row.OwnerName}, nil
+			return &Access{Item: &row.Item, Owner: own, Permissions: acl.Permissions{Download: true, Metadata: own}, SharedBy: row.OwnerName}, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, translate(err)
@@ -389,8 +411,8 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
 		return nil, translate(err)
 	}
-	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, CanDownload: row.CanDownload,
-		ShowMetadata: row.ShowMetadata, SharedBy: row.OwnerName, TokenNote: row.TokenNote, TokenExpires: row.TokenExpires}, nil
+	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, Permissions: row.Permissions,
+		CommentToken: row.CommentToken, SharedBy: row.OwnerName, TokenNote: row.TokenNote, TokenExpires: row.TokenExpires}, nil
 }
 
 // tokensArg passes a guest session's tokens to the prepared guest view as
@@ -412,15 +434,18 @@ func tokensArg(g acl.GuestSession) string {
 // guestViewSQL is the guest view: the session's live tokens (each at the
 // version the browser holds), the item, and the decision, in one statement.
 // A session holding several tokens that may open the item gets the union of
-// their permissions, and is logged against the lowest of their ids; an item
+// their permissions (acl.Permissions.Union), is logged against the lowest of
+// their ids, and comments as the lowest of those that may comment; an item
 // anyone may see (acl.PublicSQL) opens without a token, with no download and
 // no metadata. Arguments: item id, tokensArg, now.
 const guestViewSQL = `SELECT i.*, COALESCE(g.via_token, 0) AS via_token,
   COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata,
+  COALESCE(g.can_comment, {false}) AS can_comment, COALESCE(g.comment_token, 0) AS comment_token,
   m.display_name AS owner_name, COALESCE(vt.note, '') AS token_note, vt.expires_at AS token_expires
 FROM items AS i
 JOIN members AS m ON m.id = i.owner_id
-JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata
+JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata,
+    {any}(t.can_comment) AS can_comment, min(CASE WHEN t.can_comment THEN t.id END) AS comment_token
   FROM {tokens}
   JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
   JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id

@@ -230,7 +230,7 @@ func TestViewIsOneQuery(t *testing.T) {
 		alice, bob := w.member("alice"), w.member("bob")
 		shared := w.post(alice.ID, "Shared", "x")
 		hidden := w.post(alice.ID, "Hidden", "x")
-		tk, _, err := w.s.CreateToken(ctx, alice.ID, acl.TokenInput{CanDownload: func() *bool { b := true; return &b }()})
+		tk, _, err := w.s.CreateToken(ctx, alice.ID, acl.TokenInput{Permissions: acl.PermissionsEdit{"can_download": true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestViewIsOneQuery(t *testing.T) {
 
 		qctx, counter := database.WithCounter(ctx)
 		acc, err := w.cs.View(qctx, shared.ID, content.Viewer{Guest: session})
-		if err != nil || acc.Item.ID != shared.ID || acc.Owner || acc.TokenID != tk.ID || !acc.CanDownload {
+		if err != nil || acc.Item.ID != shared.ID || acc.Owner || acc.TokenID != tk.ID || !acc.Download {
 			t.Fatalf("guest view: %+v, %v (want the token that may download)", acc, err)
 		}
 		if n := counter.Count(); n != 1 {

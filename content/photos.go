@@ -187,9 +187,9 @@ func Variant(acc *Access, requested string) (variant string, ok bool) {
 		return media.VariantLarge, true
 	case media.VariantOriginal:
 		switch {
-		case acc.Owner, acc.CanDownload && acc.ShowMetadata:
+		case acc.Owner, acc.Download && acc.Metadata:
 			return media.VariantOriginal, true
-		case acc.CanDownload:
+		case acc.Download:
 			return media.VariantClean, true
 		}
 	}

@@ -92,11 +92,15 @@ func tokenInput(fields map[string]json.RawMessage) (acl.TokenInput, error) {
 			return in, err
 		}
 	}
-	if in.CanDownload, err = fieldBool(fields, "can_download"); err != nil {
-		return in, err
-	}
-	if in.ShowMetadata, err = fieldBool(fields, "show_metadata"); err != nil {
-		return in, err
+	in.Permissions = acl.PermissionsEdit{}
+	for _, name := range acl.PermissionNames {
+		on, err := fieldBool(fields, name)
+		if err != nil {
+			return in, err
+		}
+		if on != nil {
+			_ = in.Permissions.Set(name, *on)
+		}
 	}
 	if in.Note, err = fieldString(fields, "note"); err != nil {
 		return in, err

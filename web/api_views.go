@@ -32,24 +32,24 @@ func newItemView(it *content.Item) itemView {
 }
 
 type tokenView struct {
-	ID           int64        `json:"id"`
-	Name         string       `json:"name"`
-	Token        string       `json:"token,omitempty"`
-	Link         string       `json:"link,omitempty"`
-	Status       string       `json:"status"`
-	Uses         int          `json:"uses"`
-	MaxUses      *int         `json:"max_uses"`
-	ExpiresAt    *time.Time   `json:"expires_at"`
-	CreatedAt    time.Time    `json:"created_at"`
-	LastUsedAt   *time.Time   `json:"last_used_at"`
-	RevokedAt    *time.Time   `json:"revoked_at"`
-	CanDownload  bool         `json:"can_download"`
-	ShowMetadata bool         `json:"show_metadata"`
-	HasPassword  bool         `json:"has_password"`
-	Note         string       `json:"note"`
-	Items        *int         `json:"items,omitempty"`
-	InACLs       *int         `json:"acl_entries,omitempty"`
-	Grants       *[]grantView `json:"grants,omitempty"`
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Token      string     `json:"token,omitempty"`
+	Link       string     `json:"link,omitempty"`
+	Status     string     `json:"status"`
+	Uses       int        `json:"uses"`
+	MaxUses    *int       `json:"max_uses"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	// The permissions, one JSON field each (acl.Permissions' names).
+	acl.Permissions
+	HasPassword bool         `json:"has_password"`
+	Note        string       `json:"note"`
+	Items       *int         `json:"items,omitempty"`
+	InACLs      *int         `json:"acl_entries,omitempty"`
+	Grants      *[]grantView `json:"grants,omitempty"`
 	// GrantsNext is, with grants only, the cursor of the grants after the
 	// first page: a string, or null when they all fit.
 	GrantsNext any  `json:"grants_next_cursor,omitempty"`
@@ -59,7 +59,7 @@ type tokenView struct {
 func (s *Server) newTokenView(t *acl.GuestToken) tokenView {
 	return tokenView{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: t.MaxUses,
 		ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt,
-		CanDownload: t.CanDownload, ShowMetadata: t.ShowMetadata, HasPassword: t.HasPassword(), Note: t.Note}
+		Permissions: t.Permissions, HasPassword: t.HasPassword(), Note: t.Note}
 }
 
 type grantView struct {

@@ -44,7 +44,24 @@ func (s *Server) guestGate(c *fiber.Ctx) error {
 			return err
 		}
 		v.Guest = acl.GuestSession{}.With(t)
+		c.Locals(bearerKey, true)
 	} else if ck := c.Cookies(s.cookies.guest); ck != "" {
+		v.Guest = s.ACL.OpenGuest(ck)
+	}
+	c.Locals("viewer", v)
+	return c.Next()
+}
+
+// bearerKey marks a request whose guest token came as a bearer credential
+// (a crawler): it is shown no forms.
+const bearerKey = "guest_bearer"
+
+// guestSession resolves the viewer of a guest form's POST from the member
+// session and the guest-session cookie only: no zat exchange, no bearer.
+func (s *Server) guestSession(c *fiber.Ctx) error {
+	guestHeaders(c)
+	v := content.Viewer{Member: member(c)}
+	if ck := c.Cookies(s.cookies.guest); ck != "" {
 		v.Guest = s.ACL.OpenGuest(ck)
 	}
 	c.Locals("viewer", v)
@@ -92,7 +109,7 @@ func (s *Server) exchangeZat(c *fiber.Ctx, zat string) error {
 // shown; otherwise "not found".
 func (s *Server) guestMiss(c *fiber.Ctx, itemID *int64) error {
 	p, ok := s.ACL.OpenPending(c.Cookies(s.cookies.pending))
-	if !ok {
+	if !ok || previewOf(c) != nil {
 		return notFound
 	}
 	t, err := s.ACL.PendingToken(c.UserContext(), p)
@@ -152,7 +169,8 @@ func (s *Server) openLink(c *fiber.Ctx) error {
 
 // recordView logs a guest's view of an item (batched).
 func (s *Server) recordView(c *fiber.Ctx, acc *content.Access, event string) {
-	if acc.TokenID == 0 {
+	if acc.TokenID == 0 || previewOf(c) != nil {
+		// The owner's preview of a token is no view of it.
 		return
 	}
 	id := acc.Item.ID
@@ -164,19 +182,19 @@ func (s *Server) recordView(c *fiber.Ctx, acc *content.Access, event string) {
 // every one revoked or expired) gets a friendly empty page, or the landing
 // page of a link it is opening.
 func (s *Server) sharedPage(c *fiber.Ctx) error {
-	ctx := c.UserContext()
+	ctx, links := c.UserContext(), guestLinksOf(c)
 	v := viewer(c)
 	items, err := s.Content.Shared(ctx, v.Guest)
 	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
-		if _, ok := s.ACL.OpenPending(c.Cookies(s.cookies.pending)); ok {
+		if _, ok := s.ACL.OpenPending(c.Cookies(s.cookies.pending)); ok && previewOf(c) == nil {
 			if err := s.guestMiss(c, nil); !app.IsNotFound(err) {
 				return err
 			}
 		}
-		return c.Render("shared", fiber.Map{"Title": "Shared with you", "Member": v.Member, "NavShared": true}, "layouts/guest")
+		return c.Render("shared", s.guestData(c, fiber.Map{"Title": "Shared with you", "Member": v.Member, "NavShared": true}), "layouts/guest")
 	}
 	var notes []sharedNote
 	seen := map[int64]bool{}
@@ -201,18 +219,18 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 		if it.Kind == content.KindPhoto && it.AlbumID != nil && albums[*it.AlbumID] {
 			continue
 		}
-		t := sharedTile{ID: it.ID, Kind: it.Kind, KindLabel: kindLabel(it.Kind), Label: guestLabel(&it.Item)}
+		t := sharedTile{ID: it.ID, Page: links.item(it.ID), Kind: it.Kind, KindLabel: kindLabel(it.Kind), Label: guestLabel(&it.Item)}
 		t.Alt = "Untitled " + strings.ToLower(t.KindLabel)
 		switch it.Kind {
 		case content.KindPhoto:
-			t.Image = mediaPath(it.ID, "thumb")
+			t.Image = links.media(it.ID, "thumb")
 		case content.KindAlbum:
 			cover, ok, err := s.Content.Cover(ctx, &content.Access{Item: &it.Item, TokenID: it.TokenID}, v)
 			if err != nil {
 				return err
 			}
 			if ok {
-				t.Image = mediaPath(cover, "thumb")
+				t.Image = links.media(cover, "thumb")
 			}
 		case content.KindPost:
 			t.Excerpt = excerpt(it.Body, 160)
@@ -223,7 +241,7 @@ func (s *Server) sharedPage(c *fiber.Ctx) error {
 	if len(tiles) != 1 {
 		count = strconv.Itoa(len(tiles)) + " items"
 	}
-	return c.Render("shared", fiber.Map{"Title": "Shared with you", "Items": tiles, "Count": count, "Notes": notes, "Member": v.Member, "NavShared": true}, "layouts/guest")
+	return c.Render("shared", s.guestData(c, fiber.Map{"Title": "Shared with you", "Items": tiles, "Count": count, "Notes": notes, "Member": v.Member, "NavShared": true}), "layouts/guest")
 }
 
 // excerpt is the start of a text, cut at n characters.

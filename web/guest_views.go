@@ -28,6 +28,9 @@ type guestItem struct {
 	Until *guestTime
 	// Back is where the page's back link goes ("" for none), with its label.
 	Back, BackLabel string
+	// Comments are the item's comments as this viewer sees them, and the
+	// form when the viewer may comment; nil shows nothing.
+	Comments *guestComments
 }
 
 // guestTime is an instant shown in words (UTC on the server; the page's
@@ -89,9 +92,25 @@ type guestPhoto struct {
 	Thumb, Large  string
 }
 
-func newGuestPhoto(it *content.Item, pos, total int) guestPhoto {
-	p := guestPhoto{ID: it.ID, Title: it.Title, Alt: it.Title, Page: itemPath(it.ID),
-		Thumb: mediaPath(it.ID, "thumb"), Large: mediaPath(it.ID, "large")}
+// guestLinks makes the links of the guest pages: to the guest routes, or
+// under a token's preview (prefix), so that the owner's preview serves what
+// the token's guest would get.
+type guestLinks struct{ prefix string }
+
+func (l guestLinks) item(id int64) string            { return l.prefix + itemPath(id) }
+func (l guestLinks) media(id int64, v string) string { return l.prefix + mediaPath(id, v) }
+
+// shared is "Shared with you".
+func (l guestLinks) shared() string {
+	if l.prefix != "" {
+		return l.prefix
+	}
+	return "/shared"
+}
+
+func (l guestLinks) photo(it *content.Item, pos, total int) guestPhoto {
+	p := guestPhoto{ID: it.ID, Title: it.Title, Alt: it.Title, Page: l.item(it.ID),
+		Thumb: l.media(it.ID, "thumb"), Large: l.media(it.ID, "large")}
 	if p.Alt == "" {
 		p.Alt = fmt.Sprintf("Photo %d of %d", pos, total)
 	}
@@ -161,6 +180,7 @@ type guestPostView struct {
 // sharedTile is an item in "Shared with you".
 type sharedTile struct {
 	ID        int64
+	Page      string
 	Kind      string
 	KindLabel string
 	Label     string

@@ -31,14 +31,14 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 	if acc.Owner {
 		return s.ownerItemPage(c, acc, fiber.StatusOK, fiber.Map{})
 	}
-	return s.guestItemPage(c, acc, v)
+	return s.guestItemPage(c, acc, v, fiber.StatusOK, commentInput{})
 }
 
 // guestItemPage renders an item for a viewer who is not its owner, from view
-// types only.
-func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer) error {
+// types only, with the status; in is a refused comment (its text and reason) to show again.
+func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer, status int, in commentInput) error {
 	ctx := c.UserContext()
-	it := acc.Item
+	it, links := acc.Item, guestLinksOf(c)
 	gi := guestItem{ID: it.ID, Title: it.Title, DocTitle: it.Title, Kind: it.Kind, SharedBy: acc.SharedBy}
 	if gi.DocTitle == "" {
 		gi.DocTitle = kindLabel(it.Kind)
@@ -53,19 +53,25 @@ func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.View
 		}
 	}
 	if len(v.Guest.Tokens) > 0 {
-		gi.Back, gi.BackLabel = "/shared", "Shared with you"
+		gi.Back, gi.BackLabel = links.shared(), "Shared with you"
 	}
-	data := fiber.Map{"Title": gi.DocTitle, "Member": v.Member}
+	comments, err := s.guestComments(c, acc, in)
+	if err != nil {
+		return err
+	}
+	gi.Comments = comments
+	data := s.guestData(c, fiber.Map{"Title": gi.DocTitle, "Member": v.Member})
+	c.Status(status)
 	switch it.Kind {
 	case content.KindAlbum:
-		view, err := s.guestAlbum(ctx, gi, acc, v)
+		view, err := s.guestAlbum(ctx, gi, acc, v, links)
 		if err != nil {
 			return err
 		}
 		data["Album"] = view
 		return c.Render("guest_album", data, "layouts/guest")
 	case content.KindPhoto:
-		view, err := s.guestPhoto(ctx, gi, acc, v)
+		view, err := s.guestPhoto(ctx, gi, acc, v, links)
 		if err != nil {
 			return err
 		}
@@ -76,7 +82,7 @@ func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.View
 	return c.Render("guest_post", data, "layouts/guest")
 }
 
-func (s *Server) guestAlbum(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer) (*guestAlbumView, error) {
+func (s *Server) guestAlbum(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer, links guestLinks) (*guestAlbumView, error) {
 	photos, err := s.Content.AlbumPhotos(ctx, acc, v)
 	if err != nil {
 		return nil, err
@@ -84,19 +90,19 @@ func (s *Server) guestAlbum(ctx context.Context, gi guestItem, acc *content.Acce
 	view := &guestAlbumView{guestItem: gi, Description: acc.Item.Body, Count: photoCount(len(photos)),
 		Photos: make([]guestPhoto, len(photos))}
 	for i := range photos {
-		view.Photos[i] = newGuestPhoto(&photos[i], i+1, len(photos))
+		view.Photos[i] = links.photo(&photos[i], i+1, len(photos))
 	}
 	// Download all: offered when the album's own access allows downloads
 	// (the ZIP then checks each photo as its own page would).
-	if acc.CanDownload && len(photos) > 0 {
-		view.Download = itemPath(acc.Item.ID) + "/download"
+	if acc.Download && len(photos) > 0 {
+		view.Download = links.item(acc.Item.ID) + "/download"
 	}
 	return view, nil
 }
 
-func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer) (*guestPhotoView, error) {
+func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer, links guestLinks) (*guestPhotoView, error) {
 	it := acc.Item
-	view := &guestPhotoView{guestItem: gi, Photo: newGuestPhoto(it, 1, 1), Caption: it.Body}
+	view := &guestPhotoView{guestItem: gi, Photo: links.photo(it, 1, 1), Caption: it.Body}
 	if it.Title == "" {
 		// Untitled: the visible caption says what it is, else its place.
 		view.Photo.Alt = ""
@@ -104,11 +110,11 @@ func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Acce
 			view.Photo.Alt = "Photo"
 		}
 	}
-	if acc.ShowMetadata {
+	if acc.Metadata {
 		view.Meta = newGuestMeta(it)
 	}
 	if _, ok := content.Variant(acc, "original"); ok {
-		view.Original = mediaPath(it.ID, "original")
+		view.Original = links.media(it.ID, "original")
 	}
 	if it.AlbumID == nil {
 		return view, nil
@@ -132,18 +138,18 @@ func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Acce
 		}
 		view.Position = fmt.Sprintf("Photo %d of %d", i+1, len(photos))
 		if i > 0 {
-			p := newGuestPhoto(&photos[i-1], i, len(photos))
+			p := links.photo(&photos[i-1], i, len(photos))
 			view.Prev = &p
 		}
 		if i+1 < len(photos) {
-			p := newGuestPhoto(&photos[i+1], i+2, len(photos))
+			p := links.photo(&photos[i+1], i+2, len(photos))
 			view.Next = &p
 		}
 		if it.Title == "" && it.Body == "" {
 			view.Photo.Alt = view.Position
 		}
 		view.AlbumTitle = album.Item.Title
-		view.Back, view.BackLabel = itemPath(album.Item.ID), album.Item.Title
+		view.Back, view.BackLabel = links.item(album.Item.ID), album.Item.Title
 		break
 	}
 	return view, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/content"
 )
@@ -35,7 +36,7 @@ func itemURL(id int64) string { return "/items/" + strconv.FormatInt(id, 10) }
 
 // ownerAccess is how the owner opens one of their items.
 func ownerAccess(it *content.Item) *content.Access {
-	return &content.Access{Item: it, Owner: true, CanDownload: true, ShowMetadata: true}
+	return &content.Access{Item: it, Owner: true, Permissions: acl.Permissions{Download: true, Metadata: true}}
 }
 
 // ownedItem loads the item of the route, which must be the member's.
@@ -88,6 +89,9 @@ func (s *Server) ownerItemPage(c *fiber.Ctx, acc *content.Access, status int, da
 			tiles = append(tiles, photoTile{ID: photos[i].ID, Label: itemLabel(&photos[i]), Cover: photos[i].ID == cover})
 		}
 		data["Photos"], data["CoverID"], data["CoverChosen"] = tiles, cover, it.CoverID != nil
+	}
+	if err := s.ownerComments(c, it, data); err != nil {
+		return err
 	}
 	c.Status(status)
 	return s.page(c, "item", itemLabel(it), data)

@@ -81,8 +81,8 @@ func TestAccessMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		yes, no := true, false
-		download, _, _ := e.svc.CreateToken(ctx, alice.ID, acl.TokenInput{CanDownload: &yes, ShowMetadata: &no})
-		full, _, _ := e.svc.CreateToken(ctx, alice.ID, acl.TokenInput{CanDownload: &yes, ShowMetadata: &yes})
+		download, _, _ := e.svc.CreateToken(ctx, alice.ID, acl.TokenInput{Permissions: acl.PermissionsEdit{"can_download": yes, "show_metadata": no}})
+		full, _, _ := e.svc.CreateToken(ctx, alice.ID, acl.TokenInput{Permissions: acl.PermissionsEdit{"can_download": yes, "show_metadata": yes}})
 		for _, tok := range []*acl.GuestToken{plain, download, full} {
 			for _, it := range []int64{album, sharedPost} {
 				if err := e.svc.Grant(ctx, alice.ID, it, tok.ID, false); err != nil {

@@ -107,7 +107,7 @@ func newPagesWorld(t *testing.T, ctx context.Context) *pagesWorld {
 	if len(longTokenName) != 100 {
 		t.Fatalf("the long token name has %d characters", len(longTokenName))
 	}
-	w.tok = o.share(w.album, fmt.Sprintf(`{"name": %q, "note": "Photos from our week in Marseille."}`, longTokenName))
+	w.tok = o.share(w.album, fmt.Sprintf(`{"name": %q, "note": "Photos from our week in Marseille.", "can_comment": true}`, longTokenName))
 	o.putACL(w.post, false, []int64{w.tok.ID}, nil)
 	w.limited = o.share(w.post, `{"name": "Neighbours", "max_uses": 3}`)
 	w.password = o.share(w.post, `{"name": "Cousins", "password": "a visitor passphrase"}`)
@@ -175,6 +175,11 @@ func (w *pagesWorld) kinds() []pageKind {
 			has: []string{fmt.Sprintf(`a[href="/settings/tokens/%d"]`, w.tok.ID)}, dark: true},
 		{name: "token", as: "owner", path: fmt.Sprintf("/settings/tokens/%d", w.tok.ID), status: 200, sees: []string{longTokenName, "Marseille 2026"},
 			has: []string{`form[action$="/revoke"]`}},
+		{name: "token-preview", as: "owner", path: fmt.Sprintf("/settings/tokens/%d/preview", w.tok.ID), status: 200,
+			sees: []string{"Preview", "Marseille 2026", "Letter from the coast"},
+			has:  []string{fmt.Sprintf(`a[href="/settings/tokens/%d/preview/items/%d"]`, w.tok.ID, w.album)}, dark: true},
+		{name: "token-preview-post", as: "owner", path: fmt.Sprintf("/settings/tokens/%d/preview/items/%d", w.tok.ID, w.post), status: 200,
+			sees: []string{"Preview", "Letter from the coast", "Guests of this link see a form here"}},
 		{name: "token-revoked", as: "owner", path: fmt.Sprintf("/settings/tokens/%d", w.revoked.ID), status: 200, sees: []string{"Old neighbours", "revoked"},
 			lacks: []string{fmt.Sprintf(`form[action="/settings/tokens/%d"]`, w.revoked.ID)}},
 		{name: "groups", as: "owner", path: "/settings/groups", status: 200, sees: []string{"Family", "Bruno"},
@@ -183,7 +188,8 @@ func (w *pagesWorld) kinds() []pageKind {
 			has: []string{`form[action="/settings/apitokens"]`}},
 		{name: "notifications", as: "owner", path: "/notifications", status: 200, sees: []string{"Notifications", "First opening", longTokenName},
 			has: []string{`a.bell[aria-current]`, fmt.Sprintf(`a[href="/settings/tokens/%d"]`, w.tok.ID), `form[action="/notifications/read"] button`}, dark: true},
-		{name: "guest-post", as: "guest", path: item(w.post), status: 200, sees: []string{"Letter from the coast", "The sea is warm"}},
+		{name: "guest-post", as: "guest", path: item(w.post), status: 200, sees: []string{"Letter from the coast", "The sea is warm", "Comments"},
+			has: []string{`form[action="` + item(w.post) + `/comments"] textarea[name=body]`}},
 		{name: "guest-photo", as: "guest", path: item(w.photo), status: 200, sees: []string{"Vieux-Port at sunset"},
 			has: []string{`img[src^="/media/` + fmt.Sprint(w.photo) + `/"]`}},
 		{name: "guest-album", as: "guest", path: item(w.album), status: 200, sees: []string{"Marseille 2026"},

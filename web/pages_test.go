@@ -585,7 +585,7 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 		}
 		pagesContains(t, "new token page", body, `value="http://hub.test/shared?zat=`+secret+`"`, `src="data:image/png;base64,`, "New link for “Grandma”")
 		if tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(time.Date(2026, 7, 1, 9, 30, 0, 0, time.UTC)) || tok.MaxUses == nil || *tok.MaxUses != 3 ||
-			!tok.HasPassword() || !tok.CanDownload || tok.ShowMetadata || tok.Note != "Love, Alice" {
+			!tok.HasPassword() || !tok.Download || tok.Metadata || tok.Note != "Love, Alice" {
 			t.Fatalf("created token = %+v", tok.GuestToken)
 		}
 
@@ -607,7 +607,7 @@ func TestTokenPagesCreateEditExtendRotateRevoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Name != "Granny" || got.ExpiresAt == nil || !got.ExpiresAt.Equal(*tok.ExpiresAt) || got.MaxUses != nil || got.HasPassword() ||
-			got.CanDownload || !got.ShowMetadata || got.Note != "See you soon" {
+			got.Download || !got.Metadata || got.Note != "See you soon" {
 			t.Fatalf("edited token = %+v", got)
 		}
 		_, body = pagesPost(t, cl, page, page, url.Values{"name": {"Granny"}, "expires_at": {"2020-01-01T00:00"}}, http.StatusUnprocessableEntity)

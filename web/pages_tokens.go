@@ -92,7 +92,7 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
 	}
 	data["FirstPage"] = q.Cursor != ""
 	if _, ok := data["Form"]; !ok {
-		data["Form"] = tokenFormValues{}
+		data["Form"] = tokenFormValues{Permissions: permissionViews(acl.Permissions{})}
 	}
 	c.Status(status)
 	return s.page(c, "tokens", "Guest links", data)
@@ -101,7 +101,44 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
 // tokenFormValues refills a guest-link form after an error; never the password.
 type tokenFormValues struct {
 	Name, Expires, MaxUses, Note string
-	CanDownload, ShowMetadata    bool
+	Permissions                  []permissionView
+}
+
+// permissionView is one token permission on the token pages: its form
+// field, the checkbox's label, the fact's name and words, and its state.
+type permissionView struct {
+	Name, Ask, Fact, Text string
+	On                    bool
+}
+
+// permissionWords names each of acl.PermissionNames on the pages: the
+// checkbox, the fact, and the fact's value when granted and when not.
+var permissionWords = map[string][4]string{
+	"can_download":  {"May download originals", "Download originals", "allowed", "no"},
+	"show_metadata": {"May see photo metadata", "Photo metadata", "shown", "stripped"},
+	"can_comment":   {"May comment", "Comments", "allowed", "no"},
+}
+
+func init() {
+	// A permission without words would vanish from the pages: fail the boot.
+	for _, name := range acl.PermissionNames {
+		if _, ok := permissionWords[name]; !ok {
+			panic("web: no words for the token permission " + name)
+		}
+	}
+}
+
+func permissionViews(p acl.Permissions) []permissionView {
+	out := make([]permissionView, 0, len(acl.PermissionNames))
+	for _, name := range acl.PermissionNames {
+		w, on := permissionWords[name], p.Has(name)
+		v := permissionView{Name: name, Ask: w[0], Fact: w[1], Text: w[3], On: on}
+		if on {
+			v.Text = w[2]
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // tokenForm reads a guest-link form. In an edit, a blank expiry or password
@@ -109,8 +146,15 @@ type tokenFormValues struct {
 // the limit.
 func tokenForm(c *fiber.Ctx, edit bool) (acl.TokenInput, tokenFormValues, error) {
 	v := tokenFormValues{Name: formText(c, "name"), Expires: formText(c, "expires_at"), MaxUses: formText(c, "max_uses"),
-		Note: formText(c, "note"), CanDownload: formChecked(c, "can_download"), ShowMetadata: formChecked(c, "show_metadata")}
-	in := acl.TokenInput{CanDownload: &v.CanDownload, ShowMetadata: &v.ShowMetadata, Note: &v.Note}
+		Note: formText(c, "note")}
+	in := acl.TokenInput{Permissions: acl.PermissionsEdit{}, Note: &v.Note}
+	var perms acl.Permissions
+	for _, name := range acl.PermissionNames {
+		// An unchecked box is a permission turned off.
+		_ = in.Permissions.Set(name, formChecked(c, name))
+	}
+	in.Permissions.Apply(&perms)
+	v.Permissions = permissionViews(perms)
 	if edit || strings.TrimSpace(v.Name) != "" {
 		in.Name = &v.Name
 	}
@@ -251,8 +295,7 @@ type tokenDetail struct {
 	LastUsed     *time.Time
 	RevokedAt    *time.Time
 	HasPassword  bool
-	CanDownload  bool
-	ShowMetadata bool
+	Permissions  []permissionView
 	Note         string
 }
 
@@ -326,7 +369,7 @@ func (s *Server) renderToken(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	}
 	d := tokenDetail{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
 		ExpiresAt: t.ExpiresAt, Created: t.CreatedAt, LastUsed: t.LastUsedAt, RevokedAt: t.RevokedAt,
-		HasPassword: t.HasPassword(), CanDownload: t.CanDownload, ShowMetadata: t.ShowMetadata, Note: t.Note}
+		HasPassword: t.HasPassword(), Permissions: permissionViews(t.Permissions), Note: t.Note}
 	if t.MaxUses != nil {
 		d.MaxUsesInput = strconv.Itoa(*t.MaxUses)
 	}

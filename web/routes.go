@@ -42,6 +42,8 @@ func (s *Server) routes() {
 	a.Post("/items/:id/cover", with(owner, s.coverForm)...)
 	a.Get("/items/:id/delete", with(owner, s.deleteConfirmPage)...)
 	a.Post("/items/:id/delete", with(owner, s.deleteItemForm)...)
+	a.Post("/comments/:id/hide", with(owner, s.hideCommentForm)...)
+	a.Post("/comments/:id/delete", with(owner, s.deleteCommentForm)...)
 
 	a.Get("/items/:id/share", with(owner, s.sharePage)...)
 	a.Post("/items/:id/share/public", with(owner, s.setPublicForm)...)
@@ -62,6 +64,12 @@ func (s *Server) routes() {
 	a.Post("/settings/tokens/:id/rotate", with(owner, s.rotateTokenForm)...)
 	a.Post("/settings/tokens/:id/showlink", with(owner, s.showTokenLinkForm)...)
 	a.Post("/settings/tokens/:id/ungrant", with(owner, s.ungrantTokenForm)...)
+	// View as this token: the guest handlers, with the token as the viewer.
+	preview := append(owner[:len(owner):len(owner)], s.previewGate)
+	a.Get("/settings/tokens/:token/preview", with(preview, s.sharedPage)...)
+	a.Get("/settings/tokens/:token/preview/items/:id", with(preview, s.itemPage)...)
+	a.Get("/settings/tokens/:token/preview/items/:id/download", with(preview, s.albumDownload)...)
+	a.Get("/settings/tokens/:token/preview/media/:id/:variant", with(preview, s.mediaFile)...)
 
 	a.Get("/settings/groups", with(owner, s.groupsPage)...)
 	a.Post("/settings/groups", with(owner, s.createGroupForm)...)
@@ -76,6 +84,8 @@ func (s *Server) routes() {
 	a.Get("/shared", with(guest, s.sharedPage)...)
 	a.Get("/media/:id/:variant", with(guest, s.mediaFile)...)
 	a.Get("/items/:id/download", with(guest, s.albumDownload)...)
+	// A guest's comment: the guest session from its cookie, and CSRF.
+	a.Post("/items/:id/comments", limitSmallBody, noStore, s.loadMember, s.checkCSRF, s.guestSession, s.commentFormPost)
 	// Uploads stream their body: no small-body limit; the CSRF token comes
 	// from the header or from a part before the files (readUpload).
 	a.Post("/upload", noStore, s.loadMember, s.requireMember, s.checkStreamedCSRF, s.uploadForm)
@@ -113,6 +123,9 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodPut, "/items/:id/acl", s.apiPutACL)
 	apiRoute(fiber.MethodPost, "/items/:id/share", s.apiShareItem)
 	apiRoute(fiber.MethodGet, "/items/:id/access", s.apiItemAccess)
+	apiRoute(fiber.MethodGet, "/items/:id/comments", s.apiItemComments)
+	apiRoute(fiber.MethodPatch, "/comments/:id", s.apiPatchComment)
+	apiRoute(fiber.MethodDelete, "/comments/:id", s.apiDeleteComment)
 	apiRoute(fiber.MethodPost, "/tokens", s.apiCreateToken)
 	apiRoute(fiber.MethodGet, "/tokens", s.apiListTokens)
 	apiRoute(fiber.MethodGet, "/tokens/:id", s.apiGetToken)

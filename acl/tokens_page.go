@@ -31,7 +31,7 @@ const (
 const (
 	liveSQL = `guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
   AND (guest_token.max_uses IS NULL OR guest_token.uses < guest_token.max_uses)`
-	activeSQL = liveSQL + ` AND (guest_token.valid_from IS NULL OR guest_token.valid_from <= ?)`
+	activeSQL  = liveSQL + ` AND (guest_token.valid_from IS NULL OR guest_token.valid_from <= ?)`
 	staleSQL   = `COALESCE(guest_token.last_used_at, guest_token.created_at) < ?`
 	noACLSQL   = `COALESCE(st.entries, 0) = 0`
 	flaggedSQL = activeSQL + ` AND (` + noACLSQL + ` OR ` + staleSQL + `)`

@@ -248,4 +248,3 @@ ORDER BY i.id DESC`, ids(tokens), owner).Scan(ctx, &out)
 	}
 	return out, nil
 }
-

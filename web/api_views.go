@@ -32,28 +32,28 @@ func newItemView(it *content.Item) itemView {
 }
 
 type tokenView struct {
-	ID           int64        `json:"id"`
-	Name         string       `json:"name"`
-	Token        string       `json:"token,omitempty"`
-	Link         string       `json:"link,omitempty"`
-	Status       string       `json:"status"`
-	Uses         int          `json:"uses"`
-	MaxUses      *int         `json:"max_uses"`
-	ExpiresAt    *time.Time   `json:"expires_at"`
-	CreatedAt    time.Time    `json:"created_at"`
-	LastUsedAt   *time.Time   `json:"last_used_at"`
-	RevokedAt    *time.Time   `json:"revoked_at"`
-	CanDownload  bool         `json:"can_download"`
-	ShowMetadata bool         `json:"show_metadata"`
-	HasPassword  bool         `json:"has_password"`
-	Note         string       `json:"note"`
-	ValidFrom    *time.Time   `json:"valid_from"`
+	ID           int64      `json:"id"`
+	Name         string     `json:"name"`
+	Token        string     `json:"token,omitempty"`
+	Link         string     `json:"link,omitempty"`
+	Status       string     `json:"status"`
+	Uses         int        `json:"uses"`
+	MaxUses      *int       `json:"max_uses"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	CanDownload  bool       `json:"can_download"`
+	ShowMetadata bool       `json:"show_metadata"`
+	HasPassword  bool       `json:"has_password"`
+	Note         string     `json:"note"`
+	ValidFrom    *time.Time `json:"valid_from"`
 	// ExpiresAfterFirstUse is in seconds; FirstUsedAt is when its clock started.
-	ExpiresAfterFirstUse *int64     `json:"expires_after_first_use"`
-	FirstUsedAt          *time.Time `json:"first_used_at"`
-	Items                *int       `json:"items,omitempty"`
-	InACLs       *int         `json:"acl_entries,omitempty"`
-	Grants       *[]grantView `json:"grants,omitempty"`
+	ExpiresAfterFirstUse *int64       `json:"expires_after_first_use"`
+	FirstUsedAt          *time.Time   `json:"first_used_at"`
+	Items                *int         `json:"items,omitempty"`
+	InACLs               *int         `json:"acl_entries,omitempty"`
+	Grants               *[]grantView `json:"grants,omitempty"`
 	// GrantsNext is, with grants only, the cursor of the grants after the
 	// first page: a string, or null when they all fit.
 	GrantsNext any  `json:"grants_next_cursor,omitempty"`

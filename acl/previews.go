@@ -29,10 +29,11 @@ var previewAgents = []previewFamily{
 	{"Slack", []string{"slackbot", "slack-imgproxy"}},
 	{"Facebook", []string{"facebookexternalhit", "facebookcatalog", "facebot", "meta-externalagent", "meta-externalfetcher"}},
 	{"WhatsApp", []string{"whatsapp"}},
-	{"Twitter", []string{"twitterbot"}},
 	{"Discord", []string{"discordbot"}},
 	{"Telegram", []string{"telegrambot"}},
 	{"LinkedIn", []string{"linkedinbot"}},
+	// After Telegram, whose agent says "like TwitterBot".
+	{"Twitter", []string{"twitterbot"}},
 	{"Skype", []string{"skypeuripreview", "skype-url-preview"}},
 	{"Microsoft Teams", []string{"msteams", " teams/", "microsoftpreview"}},
 	{"Microsoft Office", []string{"ms-office", "msoffice", "microsoft office", "microsoft outlook"}},

@@ -382,7 +382,7 @@ func TestAccessWindowInTheForms(t *testing.T) {
 		if tk.ValidFrom == nil || !tk.ValidFrom.Equal(time.Date(2026, 6, 3, 10, 0, 0, 0, time.UTC)) || tk.ExpiresAfterFirstUse == nil || *tk.ExpiresAfterFirstUse != 86400 {
 			t.Fatalf("made %+v", tk)
 		}
-		page := readBody(t, cl.get("/settings/tokens/" + itoa(tk.ID)))
+		page := readBody(t, cl.get("/settings/tokens/"+itoa(tk.ID)))
 		for _, want := range []string{"Not yet valid", "works for a day", `value="86400" checked`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("token page lacks %q", want)

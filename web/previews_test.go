@@ -141,6 +141,13 @@ func TestPreviewAgentsGetANeutralPageAndSpendNothing(t *testing.T) {
 			t.Errorf("HEAD previews logged %d times, want 2", families[acl.PreviewHEAD])
 		}
 
+		// The share panel names the previewer in words.
+		owner := e.client()
+		owner.login("alice")
+		if body := readBody(t, owner.get(path+"/share")); !strings.Contains(body, "Link preview (HEAD request)") {
+			t.Error("the share panel's history does not name the previewer")
+		}
+
 		// After all that, a person opens the one-use link exactly once.
 		person := e.client()
 		resp := gtGet(t, person, path+"?zat="+url.QueryEscape(onceSecret), "User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")

@@ -26,6 +26,7 @@ const (
 	EventDownload       = "download"
 	EventDeniedPassword = "denied_password"
 	EventFailed         = "failed"
+	// EventPreview: see previews.go.
 )
 
 // AccessEvent is one entry of the access log. Network is turned into a
@@ -516,13 +517,26 @@ ORDER BY v.n`, args...).Exec(ctx)
 		if stored, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		// The views per token and item that owner pages show, kept in the
-		// same transaction as the entries they count.
-		_, err = db.NewRaw(values+`INSERT INTO token_item_views (token_id, item_id, views)
-SELECT v.token_id, v.item_id, sum(v.count) FROM v
-WHERE v.event = 'view' AND v.item_id IS NOT NULL AND `+live+`
+		// The views per token and item that owner pages show, and when the
+		// token first and last reached the item, kept in the same
+		// transaction as the entries they count.
+		_, err = db.NewRaw(values+`INSERT INTO token_item_views (token_id, item_id, views, first_at, last_at)
+SELECT v.token_id, v.item_id, sum(CASE WHEN v.event = 'view' THEN v.count ELSE 0 END), min(v.at), max(v.at) FROM v
+WHERE v.event IN ('open', 'view', 'download') AND v.item_id IS NOT NULL AND `+live+`
 GROUP BY v.token_id, v.item_id
-ON CONFLICT (token_id, item_id) DO UPDATE SET views = token_item_views.views + excluded.views`, args...).Exec(ctx)
+ON CONFLICT (token_id, item_id) DO UPDATE SET views = token_item_views.views + excluded.views,
+  first_at = CASE WHEN token_item_views.first_at IS NULL OR excluded.first_at < token_item_views.first_at
+    THEN excluded.first_at ELSE token_item_views.first_at END,
+  last_at = CASE WHEN token_item_views.last_at IS NULL OR excluded.last_at > token_item_views.last_at
+    THEN excluded.last_at ELSE token_item_views.last_at END`, args...).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		// The distinct networks (client marks) each token reached each item from.
+		_, err = db.NewRaw(values+`INSERT INTO token_item_networks (item_id, token_id, client_mark)
+SELECT DISTINCT v.item_id, v.token_id, v.client_mark FROM v
+WHERE v.event IN ('open', 'view', 'download') AND v.item_id IS NOT NULL AND v.client_mark <> '' AND `+live+`
+ON CONFLICT (item_id, token_id, client_mark) DO NOTHING`, args...).Exec(ctx)
 		if err != nil {
 			return err
 		}

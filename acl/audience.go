@@ -189,3 +189,94 @@ func (s *Service) ExtendToken(ctx context.Context, owner, id int64, days int) (*
 	}
 	return out, nil
 }
+
+// How a token reaches an item, for its audience.
+const (
+	ViaDirect = "direct"
+	ViaGroup  = "group"
+	ViaAlbum  = "album"
+	ViaPublic = "public"
+)
+
+// Viewer is one token in an item's audience: how it reaches the item and
+// what it did there, from the counts the access log's flush keeps per token
+// and item (openings, views and downloads of this item; previews are not
+// counted). Networks counts distinct client marks, which rotate daily: one
+// network seen on two days counts twice.
+type Viewer struct {
+	Opener
+	Via           string
+	FirstOpenedAt *time.Time
+	LastSeenAt    *time.Time
+	Views         int
+	Networks      int
+}
+
+// Opened reports whether the token ever reached the item.
+func (v *Viewer) Opened() bool { return v.FirstOpenedAt != nil }
+
+// Audience lists, for one of owner's items, every token that reaches it
+// (WhoCanOpen: directly, through a group, through its album, or because it
+// is public) with when it first opened the item, when it was last seen
+// there, its views and its distinct networks; and, apart, the ids of those
+// that have not opened it yet. It reads the item's entries and the kept
+// counts of the item's tokens, never the access log.
+func (s *Service) Audience(ctx context.Context, owner, item int64) ([]Viewer, []int64, error) {
+	opens, err := s.WhoCanOpen(ctx, owner, item)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(opens) == 0 {
+		return []Viewer{}, []int64{}, nil
+	}
+	list := make([]int64, len(opens))
+	for i := range opens {
+		list[i] = opens[i].Token.ID
+	}
+	var counts []struct {
+		TokenID  int64      `bun:"token_id"`
+		FirstAt  *time.Time `bun:"first_at"`
+		LastAt   *time.Time `bun:"last_at"`
+		Views    int        `bun:"views"`
+		Networks int        `bun:"networks"`
+	}
+	err = s.DB.NewRaw(`SELECT v.token_id, v.first_at, v.last_at, v.views,
+  (SELECT count(*) FROM token_item_networks AS n WHERE n.item_id = v.item_id AND n.token_id = v.token_id) AS networks
+FROM token_item_views AS v WHERE v.item_id = ? AND v.token_id IN (?)`, item, ids(list)).Scan(ctx, &counts)
+	if err != nil && !isNoRows(err) {
+		return nil, nil, translate(err)
+	}
+	type stat = struct {
+		first, last *time.Time
+		views, nets int
+	}
+	byToken := make(map[int64]stat, len(counts))
+	for _, c := range counts {
+		byToken[c.TokenID] = stat{c.FirstAt, c.LastAt, c.Views, c.Networks}
+	}
+	out := make([]Viewer, 0, len(opens))
+	notOpened := []int64{}
+	for _, o := range opens {
+		v := Viewer{Opener: o, Via: viaOf(o)}
+		if st, ok := byToken[o.Token.ID]; ok {
+			v.FirstOpenedAt, v.LastSeenAt, v.Views, v.Networks = st.first, st.last, st.views, st.nets
+		}
+		if !v.Opened() {
+			notOpened = append(notOpened, o.Token.ID)
+		}
+		out = append(out, v)
+	}
+	return out, notOpened, nil
+}
+
+func viaOf(o Opener) string {
+	switch {
+	case o.Public:
+		return ViaPublic
+	case o.ThroughAlbum:
+		return ViaAlbum
+	case o.Group != 0:
+		return ViaGroup
+	}
+	return ViaDirect
+}

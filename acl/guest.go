@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hubshare/app"
+	"hubshare/app/database"
 )
 
 // GuestSession is what a browser holds after opening links: the tokens it
@@ -186,12 +187,13 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		GuestToken `bun:",extend"`
 		ItemOK     bool `bun:"item_ok"`
 	})
-	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
+	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, `+s.firstUseSQL()+`
 WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+  AND (valid_from IS NULL OR valid_from <= ?)
   AND max_uses IS NULL AND password_hash IS NULL
   AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
 RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
-		now, hash, now, ActionZat, netKey.Key, now, itemArg(item)).Scan(ctx, opened)
+		now, now, now, now, hash, now, now, ActionZat, netKey.Key, now, itemArg(item)).Scan(ctx, opened)
 	if err == nil {
 		t := &opened.GuestToken
 		ex := Exchange{Token: t, Outcome: Opened}
@@ -225,6 +227,37 @@ RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
 		return Exchange{}, err
 	}
 	return ex, nil
+}
+
+// firstUseSQL is the SET part of an opening that starts the access window:
+// the first opening records first_used_at and, for a token with
+// expires_after_first_use, moves expires_at to the earlier of itself and
+// the end of the window. Arguments: now, now, now.
+func (s *Service) firstUseSQL() string {
+	end := database.AddSecondsSQL(s.DB, "?", "expires_after_first_use")
+	return `first_used_at = COALESCE(first_used_at, ?),
+  expires_at = CASE WHEN first_used_at IS NULL AND expires_after_first_use IS NOT NULL
+    AND (expires_at IS NULL OR expires_at > ` + end + `) THEN ` + end + ` ELSE expires_at END`
+}
+
+// startWindow starts the access window of a token reached without an
+// opening (a bearer request), so that a crawler's token expires like a
+// person's; it changes nothing once the clock runs.
+func (s *Service) startWindow(ctx context.Context, t *GuestToken) (*GuestToken, error) {
+	if t.FirstUsedAt != nil || t.ExpiresAfterFirstUse == nil {
+		return t, nil
+	}
+	now := s.now()
+	out := new(GuestToken)
+	err := s.DB.NewRaw(`UPDATE guest_tokens SET `+s.firstUseSQL()+` WHERE id = ? AND first_used_at IS NULL RETURNING *`,
+		now, now, now, t.ID).Scan(ctx, out)
+	if isNoRows(err) {
+		return t, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
 }
 
 // mayOpenSQL is an SQL condition, true when the token in table alias tok
@@ -341,10 +374,11 @@ func (s *Service) OpenPendingLink(ctx context.Context, p Pending, password, netw
 	}
 	now := s.now()
 	spent := new(GuestToken)
-	err = s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
+	err = s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, `+s.firstUseSQL()+`
 WHERE id = ? AND session_version = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+  AND (valid_from IS NULL OR valid_from <= ?)
   AND (max_uses IS NULL OR uses < max_uses)
-RETURNING *`, now, p.TokenID, p.Version, now).Scan(ctx, spent)
+RETURNING *`, now, now, now, now, p.TokenID, p.Version, now, now).Scan(ctx, spent)
 	if isNoRows(err) {
 		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: item, Event: EventFailed, Network: network, Reason: StatusUsedUp})
 		return nil, errGuestFailure
@@ -380,5 +414,5 @@ func (s *Service) BearerToken(ctx context.Context, secret, network string) (*Gue
 		}
 		return nil, s.zatFailed(ctx, netKey, t, nil, network, st)
 	}
-	return t, nil
+	return s.startWindow(ctx, t)
 }

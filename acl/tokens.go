@@ -32,6 +32,14 @@ type GuestToken struct {
 	CreatedAt  time.Time  `bun:"created_at"`
 	LastUsedAt *time.Time `bun:"last_used_at"`
 	RevokedAt  *time.Time `bun:"revoked_at"`
+	// ValidFrom is when the link starts to open; before it, it is "not
+	// found" like any dead link.
+	ValidFrom *time.Time `bun:"valid_from"`
+	// ExpiresAfterFirstUse, in seconds, starts a clock at the first opening:
+	// that opening sets ExpiresAt to the earlier of ExpiresAt and
+	// FirstUsedAt plus this window.
+	ExpiresAfterFirstUse *int64     `bun:"expires_after_first_use"`
+	FirstUsedAt          *time.Time `bun:"first_used_at"`
 }
 
 // Token statuses.
@@ -40,6 +48,8 @@ const (
 	StatusExpired = "expired"
 	StatusRevoked = "revoked"
 	StatusUsedUp  = "used_up"
+	// StatusNotYetValid: alive, but its valid_from has not come yet.
+	StatusNotYetValid = "not_yet_valid"
 )
 
 // Status is the token's state at now.
@@ -51,6 +61,8 @@ func (t *GuestToken) Status(now time.Time) string {
 		return StatusExpired
 	case t.MaxUses != nil && t.Uses >= *t.MaxUses:
 		return StatusUsedUp
+	case t.ValidFrom != nil && t.ValidFrom.After(now):
+		return StatusNotYetValid
 	}
 	return StatusActive
 }
@@ -73,9 +85,18 @@ type TokenInput struct {
 	Password     *string
 	Permissions  PermissionsEdit
 	Note         *string
+	// ValidFrom (ClearValidFrom removes it) and ExpiresAfterFirstUse in
+	// seconds (ClearWindow removes it) are the access window.
+	ValidFrom            *time.Time
+	ClearValidFrom       bool
+	ExpiresAfterFirstUse *int64
+	ClearWindow          bool
 }
 
 const maxTokenName, maxNote = 100, 2000
+
+// MaxWindow bounds expires_after_first_use: ten years, in seconds.
+const MaxWindow = 10 * 365 * 24 * 3600
 
 // apply validates in and applies it to t; it reports whether the password
 // changed (which ends the token's sessions).
@@ -129,6 +150,31 @@ func (s *Service) apply(t *GuestToken, in TokenInput) (passwordChanged bool, err
 		}
 	}
 	in.Permissions.Apply(&t.Permissions)
+	if in.ClearValidFrom {
+		t.ValidFrom = nil
+	} else if in.ValidFrom != nil {
+		v := in.ValidFrom.UTC()
+		t.ValidFrom = &v
+	}
+	if in.ClearWindow {
+		t.ExpiresAfterFirstUse = nil
+	} else if in.ExpiresAfterFirstUse != nil {
+		w := *in.ExpiresAfterFirstUse
+		if w < 1 || w > MaxWindow {
+			return false, app.Errorf(app.EInvalid, "expires_after_first_use must be from 1 to %d seconds.", MaxWindow)
+		}
+		t.ExpiresAfterFirstUse = &w
+		// A link opened already: its clock started at its first opening.
+		if t.FirstUsedAt != nil {
+			capAt := t.FirstUsedAt.Add(time.Duration(w) * time.Second).UTC()
+			if t.ExpiresAt == nil || capAt.Before(*t.ExpiresAt) {
+				t.ExpiresAt = &capAt
+			}
+		}
+	}
+	if t.ValidFrom != nil && t.ExpiresAt != nil && !t.ValidFrom.Before(*t.ExpiresAt) {
+		return false, app.Errorf(app.EInvalid, "valid_from must be before the expiry.")
+	}
 	if in.Note != nil {
 		note, err := app.CleanText("The note", *in.Note, maxNote, true)
 		if err != nil {
@@ -241,7 +287,19 @@ func (s *Service) UpdateToken(ctx context.Context, owner, id int64, in TokenInpu
 	if in.Note != nil {
 		set("note", t.Note)
 	}
-	if passwordChanged {
+	if in.ValidFrom != nil || in.ClearValidFrom {
+		set("valid_from", t.ValidFrom)
+	}
+	if in.ExpiresAfterFirstUse != nil || in.ClearWindow {
+		set("expires_after_first_use", t.ExpiresAfterFirstUse)
+		if t.FirstUsedAt != nil && in.ExpiresAt == nil && !in.ClearExpiry {
+			// The window of a link opened already may have moved the expiry.
+			set("expires_at", t.ExpiresAt)
+		}
+	}
+	// A link that is not valid yet opens no session: moving valid_from into
+	// the future ends the sessions the link gave before.
+	if passwordChanged || (in.ValidFrom != nil && t.ValidFrom.After(s.now())) {
 		q = q.Set("session_version = session_version + 1")
 	}
 	// A no-op edit still answers with the stored token.

@@ -26,10 +26,12 @@ const (
 
 // The token-list rules as SQL conditions on guest_tokens AS guest_token and
 // token_stats AS st, for lists and counts; Status, InNoACL and Stale say the
-// same of one token in Go. Arguments: now (active), now - StaleAfter (stale).
+// same of one token in Go. Arguments: now, now (active), now - StaleAfter
+// (stale).
 const (
-	activeSQL = `guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
+	liveSQL = `guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
   AND (guest_token.max_uses IS NULL OR guest_token.uses < guest_token.max_uses)`
+	activeSQL  = liveSQL + ` AND (guest_token.valid_from IS NULL OR guest_token.valid_from <= ?)`
 	staleSQL   = `COALESCE(guest_token.last_used_at, guest_token.created_at) < ?`
 	noACLSQL   = `COALESCE(st.entries, 0) = 0`
 	flaggedSQL = activeSQL + ` AND (` + noACLSQL + ` OR ` + staleSQL + `)`
@@ -111,7 +113,9 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 	switch q.Status {
 	case "":
 	case StatusActive:
-		sel = sel.Where(activeSQL, now)
+		sel = sel.Where(activeSQL, now, now)
+	case StatusNotYetValid:
+		sel = sel.Where(liveSQL+" AND guest_token.valid_from > ?", now, now)
 	case StatusRevoked:
 		sel = sel.Where("guest_token.revoked_at IS NOT NULL")
 	case StatusExpired:
@@ -120,12 +124,12 @@ func (s *Service) tokensPage(ctx context.Context, owner int64, q TokenQuery, lim
 		sel = sel.Where(`guest_token.revoked_at IS NULL AND (guest_token.expires_at IS NULL OR guest_token.expires_at > ?)
   AND guest_token.max_uses IS NOT NULL AND guest_token.uses >= guest_token.max_uses`, now)
 	default:
-		return nil, "", false, app.Errorf(app.EInvalid, "status must be active, expired, revoked or used_up.")
+		return nil, "", false, app.Errorf(app.EInvalid, "status must be active, not_yet_valid, expired, revoked or used_up.")
 	}
 	switch q.Flag {
 	case "":
 	case FlagStale:
-		sel = sel.Where(activeSQL, now).Where(staleSQL, now.Add(-StaleAfter))
+		sel = sel.Where(activeSQL, now, now).Where(staleSQL, now.Add(-StaleAfter))
 	case FlagUnused:
 		sel = sel.Where(noACLSQL)
 	default:
@@ -238,7 +242,7 @@ func (s *Service) CountFlagged(ctx context.Context, owner int64) (int, error) {
 	now := s.now()
 	var n int
 	err := s.DB.NewRaw(`SELECT count(*) FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
-WHERE guest_token.owner_id = ? AND `+flaggedSQL, owner, now, now.Add(-StaleAfter)).Scan(ctx, &n)
+WHERE guest_token.owner_id = ? AND `+flaggedSQL, owner, now, now, now.Add(-StaleAfter)).Scan(ctx, &n)
 	return n, translate(err)
 }
 
@@ -248,7 +252,7 @@ func (s *Service) RevokeFlagged(ctx context.Context, owner int64) (int64, error)
 	now := s.now()
 	res, err := s.DB.NewRaw(`UPDATE guest_tokens SET revoked_at = ? WHERE id IN (
   SELECT guest_token.id FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
-  WHERE guest_token.owner_id = ? AND `+flaggedSQL+`)`, now, owner, now, now.Add(-StaleAfter)).Exec(ctx)
+  WHERE guest_token.owner_id = ? AND `+flaggedSQL+`)`, now, owner, now, now, now.Add(-StaleAfter)).Exec(ctx)
 	if err != nil {
 		return 0, translate(err)
 	}

@@ -105,6 +105,32 @@ func tokenInput(fields map[string]json.RawMessage) (acl.TokenInput, error) {
 	if in.Note, err = fieldString(fields, "note"); err != nil {
 		return in, err
 	}
+	if raw, ok := fields["valid_from"]; ok {
+		if isNull(raw) {
+			in.ClearValidFrom = true
+		} else {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return in, app.Errorf(app.EInvalid, "valid_from must be an RFC 3339 date and time, such as 2026-12-24T18:00:00Z, or null.")
+			}
+			if in.ValidFrom, err = parseInstant("valid_from", s); err != nil {
+				return in, err
+			}
+			in.ClearValidFrom = in.ValidFrom == nil
+		}
+	}
+	if raw, ok := fields["expires_after_first_use"]; ok {
+		if isNull(raw) {
+			in.ClearWindow = true
+		} else {
+			var f float64
+			if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || math.Abs(f) > 1e12 {
+				return in, app.Errorf(app.EInvalid, "expires_after_first_use must be a whole number of seconds or null.")
+			}
+			n := int64(f)
+			in.ExpiresAfterFirstUse = &n
+		}
+	}
 	return in, nil
 }
 

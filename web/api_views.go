@@ -45,11 +45,15 @@ type tokenView struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 	// The permissions, one JSON field each (acl.Permissions' names).
 	acl.Permissions
-	HasPassword bool         `json:"has_password"`
-	Note        string       `json:"note"`
-	Items       *int         `json:"items,omitempty"`
-	InACLs      *int         `json:"acl_entries,omitempty"`
-	Grants      *[]grantView `json:"grants,omitempty"`
+	HasPassword bool       `json:"has_password"`
+	Note        string     `json:"note"`
+	ValidFrom   *time.Time `json:"valid_from"`
+	// ExpiresAfterFirstUse is in seconds; FirstUsedAt is when its clock started.
+	ExpiresAfterFirstUse *int64       `json:"expires_after_first_use"`
+	FirstUsedAt          *time.Time   `json:"first_used_at"`
+	Items                *int         `json:"items,omitempty"`
+	InACLs               *int         `json:"acl_entries,omitempty"`
+	Grants               *[]grantView `json:"grants,omitempty"`
 	// GrantsNext is, with grants only, the cursor of the grants after the
 	// first page: a string, or null when they all fit.
 	GrantsNext any  `json:"grants_next_cursor,omitempty"`
@@ -59,7 +63,8 @@ type tokenView struct {
 func (s *Server) newTokenView(t *acl.GuestToken) tokenView {
 	return tokenView{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: t.MaxUses,
 		ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt,
-		Permissions: t.Permissions, HasPassword: t.HasPassword(), Note: t.Note}
+		Permissions: t.Permissions, HasPassword: t.HasPassword(), Note: t.Note,
+		ValidFrom: t.ValidFrom, ExpiresAfterFirstUse: t.ExpiresAfterFirstUse, FirstUsedAt: t.FirstUsedAt}
 }
 
 type grantView struct {

@@ -35,6 +35,9 @@ func guestHeaders(c *fiber.Ctx) {
 func (s *Server) guestGate(c *fiber.Ctx) error {
 	guestHeaders(c)
 	if zat, ok := zatParam(string(c.Request().URI().QueryString())); ok {
+		if family, ok := previewFamily(c); ok {
+			return s.answerPreview(c, zat, family)
+		}
 		return s.exchangeZat(c, zat)
 	}
 	v := content.Viewer{Member: member(c)}

@@ -144,7 +144,11 @@ func label(code string, detail ...string) string {
 		return "Downloaded"
 	case acl.EventDeniedPassword:
 		return "Wrong password"
-	case "preview":
+	case acl.EventPreview:
+		// The family of the previewer: "Link preview (Slack)".
+		if len(detail) > 0 && detail[0] != "" {
+			return "Link preview (" + detail[0] + ")"
+		}
 		return "Link preview"
 	case acl.EventFailed:
 		if len(detail) > 0 && detail[0] != "" {

@@ -18,11 +18,19 @@ type entryRow struct {
 	New bool // the guest link just made
 }
 
-// openerRow is a guest token that opens the item, and why.
+// openerRow is a guest token that opens the item, and why, with its read
+// receipts (acl.Audience).
 type openerRow struct {
 	principalView
-	How string
+	How           string
+	FirstOpenedAt *time.Time
+	LastSeenAt    *time.Time
+	Views         int
+	Networks      int
 }
+
+// Opened reports whether the token ever opened the item.
+func (o openerRow) Opened() bool { return o.FirstOpenedAt != nil }
 
 func sharePath(id int64) string { return "/items/" + itoa(id) + "/share" }
 
@@ -99,7 +107,7 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	if err != nil {
 		return err
 	}
-	opens, err := s.ACL.WhoCanOpen(ctx, owner, id)
+	opens, notOpened, err := s.ACL.Audience(ctx, owner, id)
 	if err != nil {
 		return err
 	}
@@ -128,8 +136,10 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	}
 	openers := make([]openerRow, 0, len(opens))
 	for _, o := range opens {
-		openers = append(openers, openerRow{principalView: dir.principal(o.Token.ID), How: openReason(o)})
+		openers = append(openers, openerRow{principalView: dir.principal(o.Token.ID), How: openReason(o.Opener),
+			FirstOpenedAt: o.FirstOpenedAt, LastSeenAt: o.LastSeenAt, Views: o.Views, Networks: o.Networks})
 	}
+	data["NotOpened"] = len(notOpened)
 	if tok, ok := data["LinkToken"].(int64); ok {
 		data["LinkFor"] = dir.principal(tok).Name
 	}
@@ -141,6 +151,9 @@ func (s *Server) renderShare(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	data["Reuse"], data["ReuseMany"] = reuse, len(reuse) > reuseChips
 	data["Openers"], data["Access"] = openers, accessRows(history)
 	data["Presets"] = expiryPresets
+	if _, ok := data["LinkWindow"]; !ok {
+		data["LinkWindow"] = windowChoices(nil)
+	}
 	data["Nav"] = "home"
 	c.Status(status)
 	return s.page(c, "share", "Share "+itemLabel(it), data)
@@ -267,6 +280,9 @@ func (s *Server) shareLinkForm(c *fiber.Ctx) error {
 	}
 	in.ExpiresAt, err = s.linkExpiry(c)
 	if err == nil {
+		err = windowForm(c, false, &in)
+	}
+	if err == nil {
 		var t *acl.GuestToken
 		if t, _, err = s.ACL.ShareItem(c.UserContext(), member(c).ID, id, in); err == nil {
 			return seeOther(c, sharePath(id)+"?new="+itoa(t.ID))
@@ -274,7 +290,7 @@ func (s *Server) shareLinkForm(c *fiber.Ctx) error {
 	}
 	return formError(err, func(status int, msg string) error {
 		return s.renderShare(c, status, id, fiber.Map{"LinkError": msg, "LinkName": name, "ExpiresIn": choice,
-			"LinkExpires": formText(c, "expires_at")})
+			"LinkExpires": formText(c, "expires_at"), "LinkValidFrom": formText(c, "valid_from"), "LinkWindow": windowChoices(in.ExpiresAfterFirstUse)})
 	})
 }
 

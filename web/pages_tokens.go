@@ -94,6 +94,13 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
 	if _, ok := data["Form"]; !ok {
 		data["Form"] = tokenFormValues{Permissions: permissionViews(acl.Permissions{})}
 	}
+	if f, ok := data["Form"].(tokenFormValues); ok && f.Window == nil {
+		f.Window = windowChoices(nil)
+		data["Form"] = f
+	}
+	if _, ok := data["Bulk"]; !ok {
+		data["Bulk"] = bulkFormValues{}
+	}
 	c.Status(status)
 	return s.page(c, "tokens", "Guest links", data)
 }
@@ -101,6 +108,8 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, data fiber.Map) error {
 // tokenFormValues refills a guest-link form after an error; never the password.
 type tokenFormValues struct {
 	Name, Expires, MaxUses, Note string
+	ValidFrom                    string
+	Window                       []windowChoice
 	Permissions                  []permissionView
 }
 
@@ -175,6 +184,13 @@ func tokenForm(c *fiber.Ctx, edit bool) (acl.TokenInput, tokenFormValues, error)
 		in.MaxUses = &n
 	} else if edit {
 		in.ClearMaxUses = true
+	}
+	v.ValidFrom = formText(c, "valid_from")
+	if err := windowForm(c, edit, &in); err != nil {
+		return in, v, err
+	}
+	if in.ExpiresAfterFirstUse != nil {
+		v.Window = windowChoices(in.ExpiresAfterFirstUse)
 	}
 	if edit && formChecked(c, "remove_password") {
 		empty := ""
@@ -297,6 +313,11 @@ type tokenDetail struct {
 	HasPassword  bool
 	Permissions  []permissionView
 	Note         string
+	ValidFrom    *time.Time
+	// Window is the "once opened, works for" choice; WindowText says it.
+	Window      []windowChoice
+	WindowText  string
+	FirstUsedAt *time.Time
 }
 
 // Active reports whether the token opens anything now.
@@ -369,7 +390,11 @@ func (s *Server) renderToken(c *fiber.Ctx, status int, id int64, data fiber.Map)
 	}
 	d := tokenDetail{ID: t.ID, Name: t.Name, Status: t.Status(s.Clock.Now()), Uses: t.Uses, MaxUses: maxUsesText(t.MaxUses),
 		ExpiresAt: t.ExpiresAt, Created: t.CreatedAt, LastUsed: t.LastUsedAt, RevokedAt: t.RevokedAt,
-		HasPassword: t.HasPassword(), Permissions: permissionViews(t.Permissions), Note: t.Note}
+		HasPassword: t.HasPassword(), Permissions: permissionViews(t.Permissions), Note: t.Note,
+		ValidFrom: t.ValidFrom, Window: windowChoices(t.ExpiresAfterFirstUse), FirstUsedAt: t.FirstUsedAt}
+	if t.ExpiresAfterFirstUse != nil {
+		d.WindowText = windowText(*t.ExpiresAfterFirstUse)
+	}
 	if t.MaxUses != nil {
 		d.MaxUsesInput = strconv.Itoa(*t.MaxUses)
 	}

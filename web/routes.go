@@ -55,6 +55,8 @@ func (s *Server) routes() {
 	a.Get("/settings/tokens", with(owner, s.tokensPage)...)
 	a.Post("/settings/tokens", with(owner, s.createTokenForm)...)
 	// Registered before /settings/tokens/:id, which would take it for an id.
+	a.Get("/settings/tokens/bulk", with(owner, s.bulkPreviewPage)...)
+	a.Post("/settings/tokens/bulk", with(owner, s.bulkForm)...)
 	a.Get("/settings/tokens/revoke-flagged", with(owner, s.flaggedPage)...)
 	a.Post("/settings/tokens/revoke-flagged", with(owner, s.revokeFlaggedForm)...)
 	a.Get("/settings/tokens/:id", with(owner, s.tokenPage)...)
@@ -126,7 +128,9 @@ func (s *Server) routes() {
 	apiRoute(fiber.MethodGet, "/items/:id/comments", s.apiItemComments)
 	apiRoute(fiber.MethodPatch, "/comments/:id", s.apiPatchComment)
 	apiRoute(fiber.MethodDelete, "/comments/:id", s.apiDeleteComment)
+	apiRoute(fiber.MethodGet, "/items/:id/audience", s.apiItemAudience)
 	apiRoute(fiber.MethodPost, "/tokens", s.apiCreateToken)
+	apiRoute(fiber.MethodPost, "/tokens/bulk", s.apiBulkTokens)
 	apiRoute(fiber.MethodGet, "/tokens", s.apiListTokens)
 	apiRoute(fiber.MethodGet, "/tokens/:id", s.apiGetToken)
 	apiRoute(fiber.MethodPatch, "/tokens/:id", s.apiUpdateToken)

@@ -151,14 +151,14 @@ func runAudit(ctx context.Context, o *options, t *target, progress func(string, 
 			_, err := t.acl.TokenAccess(ctx, ow.id, ow.token, tokenHistory)
 			return err
 		}},
-		{"share panel (ItemACL + ItemAccessPage + WhoCanOpen)", func(ctx context.Context, ow *auditOwner, _ int) error {
+		{"share panel (ItemACL + ItemAccessPage + Audience)", func(ctx context.Context, ow *auditOwner, _ int) error {
 			if _, err := t.acl.ItemACL(ctx, ow.id, ow.item); err != nil {
 				return err
 			}
 			if _, _, err := t.acl.ItemAccessPage(ctx, ow.id, ow.item, app.Page{Limit: historyLimit}); err != nil {
 				return err
 			}
-			_, err := t.acl.WhoCanOpen(ctx, ow.id, ow.item)
+			_, _, err := t.acl.Audience(ctx, ow.id, ow.item)
 			return err
 		}},
 		{"PUT /items/{id}/acl (PutACL, the token in or out)", func(ctx context.Context, ow *auditOwner, i int) error {

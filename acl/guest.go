@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"hubshare/app"
+	"hubshare/app/database"
 )
 
 // GuestSession is what a browser holds after opening links: the tokens it
@@ -186,12 +191,8 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		GuestToken `bun:",extend"`
 		ItemOK     bool `bun:"item_ok"`
 	})
-	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
-WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
-  AND max_uses IS NULL AND password_hash IS NULL
-  AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
-RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
-		now, hash, now, ActionZat, netKey.Key, now, itemArg(item)).Scan(ctx, opened)
+	err := s.openLink.QueryRow(ctx, opened, database.TimeArg(s.DB, now), hash, database.TimeArg(s.DB, now),
+		ActionZat, netKey.Key, database.TimeArg(s.DB, now), itemArg(item))
 	if err == nil {
 		t := &opened.GuestToken
 		ex := Exchange{Token: t, Outcome: Opened}
@@ -225,6 +226,39 @@ RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
 		return Exchange{}, err
 	}
 	return ex, nil
+}
+
+// openLinkSQL is the zat exchange of an unlimited token without password:
+// it checks the throttle and the token's state, counts the use, and tells
+// whether the token may open the item of the URL. Arguments: now, the lookup
+// hash, now, the throttle's action and key, now, the item (itemArg).
+const openLinkSQL = `UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?
+WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+  AND max_uses IS NULL AND password_hash IS NULL
+  AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
+RETURNING *, `
+
+// newOpenLink prepares openLinkSQL: parsing and planning it (the ACL rule
+// included) cost several times its execution.
+func newOpenLink(db *bun.DB) *database.Prepared {
+	text := openLinkSQL + mayOpenSQL("guest_tokens") + " AS item_ok"
+	return database.NewPrepared(db, numbered(text, "?"), numbered(text, "$"))
+}
+
+// numbered gives the statement's placeholders their positions (?1 or $1 …),
+// as a prepared statement takes them.
+func numbered(text, mark string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range text {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString(mark + strconv.Itoa(n))
+	}
+	return b.String()
 }
 
 // mayOpenSQL is an SQL condition, true when the token in table alias tok

@@ -229,7 +229,7 @@ func (t *target) seedScenarios(ctx context.Context, worldScale float64) error {
 		if _, err := sd.tx.ExecContext(ctx, `INSERT INTO acl_entries (item_id, principal_id, deny)
 SELECT i.id, gr.id, FALSE FROM items AS i JOIN groups AS gr ON gr.id IN (?)
 WHERE i.owner_id = ? AND i.id NOT IN (?)
-ON CONFLICT DO NOTHING`, bun.In(groups), s.member.ID, bun.In(measured)); err != nil {
+ON CONFLICT DO NOTHING`, bun.List(groups), s.member.ID, bun.List(measured)); err != nil {
 			return err
 		}
 		// The token's own history, on the measured items.

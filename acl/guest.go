@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"hubshare/app"
 	"hubshare/app/database"
@@ -187,13 +191,9 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		GuestToken `bun:",extend"`
 		ItemOK     bool `bun:"item_ok"`
 	})
-	err := s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, `+s.firstUseSQL()+`
-WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
-  AND (valid_from IS NULL OR valid_from <= ?)
-  AND max_uses IS NULL AND password_hash IS NULL
-  AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
-RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
-		now, now, now, now, hash, now, now, ActionZat, netKey.Key, now, itemArg(item)).Scan(ctx, opened)
+	err := s.openLink.QueryRow(ctx, opened, database.TimeArg(s.DB, now), database.TimeArg(s.DB, now), database.TimeArg(s.DB, now),
+		database.TimeArg(s.DB, now), hash, database.TimeArg(s.DB, now), database.TimeArg(s.DB, now),
+		ActionZat, netKey.Key, database.TimeArg(s.DB, now), itemArg(item))
 	if err == nil {
 		t := &opened.GuestToken
 		ex := Exchange{Token: t, Outcome: Opened}
@@ -233,8 +233,8 @@ RETURNING *, `+mayOpenSQL("guest_tokens")+` AS item_ok`,
 // the first opening records first_used_at and, for a token with
 // expires_after_first_use, moves expires_at to the earlier of itself and
 // the end of the window. Arguments: now, now, now.
-func (s *Service) firstUseSQL() string {
-	end := database.AddSecondsSQL(s.DB, "?", "expires_after_first_use")
+func firstUseSQL(db bun.IDB) string {
+	end := database.AddSecondsSQL(db, "?", "expires_after_first_use")
 	return `first_used_at = COALESCE(first_used_at, ?),
   expires_at = CASE WHEN first_used_at IS NULL AND expires_after_first_use IS NOT NULL
     AND (expires_at IS NULL OR expires_at > ` + end + `) THEN ` + end + ` ELSE expires_at END`
@@ -249,7 +249,7 @@ func (s *Service) startWindow(ctx context.Context, t *GuestToken) (*GuestToken, 
 	}
 	now := s.now()
 	out := new(GuestToken)
-	err := s.DB.NewRaw(`UPDATE guest_tokens SET `+s.firstUseSQL()+` WHERE id = ? AND first_used_at IS NULL RETURNING *`,
+	err := s.DB.NewRaw(`UPDATE guest_tokens SET `+firstUseSQL(s.DB)+` WHERE id = ? AND first_used_at IS NULL RETURNING *`,
 		now, now, now, t.ID).Scan(ctx, out)
 	if isNoRows(err) {
 		return t, nil
@@ -258,6 +258,44 @@ func (s *Service) startWindow(ctx context.Context, t *GuestToken) (*GuestToken, 
 		return nil, translate(err)
 	}
 	return out, nil
+}
+
+// openLinkSQL is the zat exchange of an unlimited token without password:
+// it checks the throttle and the token's state and access window, counts the
+// use (starting the window at the first), and tells whether the token may
+// open the item of the URL. Arguments: now, now, now, now (firstUseSQL), the
+// lookup hash, now, now, the throttle's action and key, now, the item
+// (itemArg).
+func openLinkSQL(db bun.IDB) string {
+	return `UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, ` + firstUseSQL(db) + `
+WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+  AND (valid_from IS NULL OR valid_from <= ?)
+  AND max_uses IS NULL AND password_hash IS NULL
+  AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
+RETURNING *, ` + mayOpenSQL("guest_tokens") + ` AS item_ok`
+}
+
+// newOpenLink prepares openLinkSQL: parsing and planning it (the ACL rule
+// included) cost several times its execution.
+func newOpenLink(db *bun.DB) *database.Prepared {
+	text := openLinkSQL(db)
+	return database.NewPrepared(db, numbered(text, "?"), numbered(text, "$"))
+}
+
+// numbered gives the statement's placeholders their positions (?1 or $1 …),
+// as a prepared statement takes them.
+func numbered(text, mark string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range text {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString(mark + strconv.Itoa(n))
+	}
+	return b.String()
 }
 
 // mayOpenSQL is an SQL condition, true when the token in table alias tok
@@ -374,7 +412,7 @@ func (s *Service) OpenPendingLink(ctx context.Context, p Pending, password, netw
 	}
 	now := s.now()
 	spent := new(GuestToken)
-	err = s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, `+s.firstUseSQL()+`
+	err = s.DB.NewRaw(`UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, `+firstUseSQL(s.DB)+`
 WHERE id = ? AND session_version = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
   AND (valid_from IS NULL OR valid_from <= ?)
   AND (max_uses IS NULL OR uses < max_uses)

@@ -26,11 +26,14 @@ type Service struct {
 	Metrics *metrics.Metrics
 
 	notifier atomic.Pointer[notifierBox]
+
+	// openLink is the zat exchange's one statement, prepared.
+	openLink *database.Prepared
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
-	s := &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock)}
+	s := &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock), openLink: newOpenLink(db)}
 	s.Log = newAccessLog(db, func(at time.Time, network string) string {
 		// The mark changes every day, so visits can be told apart within a
 		// day but never followed across days, and the address is never kept.

@@ -32,7 +32,11 @@ func DeniedSQL(itemAlias, principal string) string {
 var deniedTemplate = "EXISTS (SELECT 1 FROM acl_entries AS vd WHERE vd.item_id = {i}.id AND vd.deny AND " +
 	strings.ReplaceAll(matchTemplate, "%[1]s", "vd") + ")"
 
-const matchTemplate = `(%[1]s.principal_id = {p} OR %[1]s.principal_id IN (SELECT gm.group_id FROM group_members AS gm WHERE gm.principal_id = {p}))`
+// matchTemplate matches an entry naming the principal or a group holding
+// it. The group is probed by key for the entry at hand: a list of the
+// principal's groups (IN) would be built anew for every entry list it is
+// compared with.
+const matchTemplate = `(%[1]s.principal_id = {p} OR EXISTS (SELECT 1 FROM group_members AS gm WHERE gm.group_id = %[1]s.principal_id AND gm.principal_id = {p}))`
 
 var visibleTemplate = strings.NewReplacer(
 	"{match va}", strings.ReplaceAll(matchTemplate, "%[1]s", "va"),

@@ -447,7 +447,7 @@ JOIN members AS m ON m.id = i.owner_id
 JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata,
     {any}(t.can_comment) AS can_comment, min(CASE WHEN t.can_comment THEN t.id END) AS comment_token
   FROM {tokens}
-  JOIN guest_tokens AS t ON t.id = {token id} AND t.session_version = {token version}
+  {join token} ON t.id = {token id} AND t.session_version = {token version}
   JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id
   WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > {now})
     AND {visible}) AS g ON g.via_token IS NOT NULL OR {public}
@@ -456,10 +456,16 @@ WHERE i.id = {item}`
 
 func newGuestView(db *bun.DB) *database.Prepared {
 	common := strings.NewReplacer("{visible}", acl.VisibleSQL("gi", "t.id"), "{public}", acl.PublicSQL("i"))
-	sqlite := strings.NewReplacer("{tokens}", "json_each(?2) AS s", "{token id}", "json_extract(s.value, '$.i')",
+	// Without statistics both planners would rather check the rule for
+	// every token of the owner and then keep the session's: the join keeps
+	// the session's list first and finds each of its tokens by primary key
+	// (CROSS JOIN fixes SQLite's order; PostgreSQL's LATERAL subquery, kept
+	// apart by OFFSET 0, is looked up once per entry of the list).
+	sqlite := strings.NewReplacer("{tokens}", "json_each(?2) AS s", "{join token}", "CROSS JOIN guest_tokens AS t", "{token id}", "json_extract(s.value, '$.i')",
 		"{token version}", "json_extract(s.value, '$.v')", "{item}", "?1", "{now}", "?3",
 		"{any}", "max", "{false}", "0").Replace(common.Replace(guestViewSQL))
-	postgres := strings.NewReplacer("{tokens}", "jsonb_to_recordset($2::jsonb) AS s(i bigint, v int)", "{token id}", "s.i",
+	postgres := strings.NewReplacer("{tokens}", "jsonb_to_recordset($2::jsonb) AS s(i bigint, v int)",
+		"{join token}", "JOIN LATERAL (SELECT * FROM guest_tokens WHERE id = s.i OFFSET 0) AS t", "{token id}", "s.i",
 		"{token version}", "s.v", "{item}", "$1", "{now}", "$3::timestamptz",
 		"{any}", "bool_or", "{false}", "false").Replace(common.Replace(guestViewSQL))
 	return database.NewPrepared(db, sqlite, postgres)

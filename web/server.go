@@ -13,13 +13,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/template/html/v2"
 	"github.com/uptrace/bun"
 	"github.com/valyala/fasthttp"
 
@@ -75,8 +73,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine := html.NewFileSystem(http.FS(tpl), ".html")
-	engine.AddFuncMap(templateFuncs)
+	engine := newViews(tpl)
 	if err := engine.Load(); err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}

@@ -80,7 +80,9 @@ func (p *Prepared) QueryRow(ctx context.Context, dest any, args ...any) error {
 	return rows.Close()
 }
 
-// text is the statement as sent to this database.
+// Text is the statement as sent to this database.
+func (p *Prepared) Text() string { return p.text() }
+
 func (p *Prepared) text() string {
 	if IsSQLite(p.db) {
 		return p.sqlite

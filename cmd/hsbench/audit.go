@@ -59,6 +59,8 @@ type auditOwner struct {
 	token, group int64
 	// item is a photo in an album, with ACL entries and views.
 	item int64
+	// The first ids of the bulk tokens, groups and items.
+	tokenBase, groupBase, itemBase int64
 }
 
 // auditOp is one measured operation.
@@ -301,14 +303,22 @@ func measurePage(ctx context.Context, o *options, t *target, op *auditOp, path, 
 }
 
 // seedAudit creates an owner through the service and bulk-seeds their
-// tokens, groups, items, ACL entries and access log with INSERT … SELECT
-// over a generated series, in batches, in one transaction.
+// data (seedOwner).
 func seedAudit(ctx context.Context, t *target, handle string, scale float64) (*auditOwner, error) {
 	m, err := t.acl.CreateMember(ctx, handle, "", "a long bench passphrase")
 	if err != nil {
 		return nil, err
 	}
-	ow := &auditOwner{id: m.ID, scale: scale}
+	return seedOwner(ctx, t, m.ID, scale, nil)
+}
+
+// seedOwner bulk-seeds an owner's tokens, groups, items, ACL entries and
+// access log at a scale of S4's sizes, with INSERT … SELECT over a generated
+// series, in batches, in one transaction. extra, if given, runs in the same
+// transaction after the bulk rows and before the counts the services keep
+// are made from them.
+func seedOwner(ctx context.Context, t *target, owner int64, scale float64, extra func(context.Context, seeder, *auditOwner) error) (*auditOwner, error) {
+	ow := &auditOwner{id: owner, scale: scale}
 	ow.items = max(50, int64(math.Round(auditItems*scale)))
 	ow.tokens = max(5, int64(math.Round(auditTokens*scale)))
 	ow.groups = max(3, ow.tokens/10)
@@ -329,7 +339,7 @@ func seedAudit(ctx context.Context, t *target, handle string, scale float64) (*a
 		randomSealed = randomHash + " || substr(sha256(convert_to(random()::text, 'UTF8')), 1, 16)"
 	}
 	start := time.Now()
-	err = t.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := t.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var pb, ib int64
 		if err := tx.NewRaw("SELECT COALESCE(max(id), 0) + 1 FROM principals").Scan(ctx, &pb); err != nil {
 			return err
@@ -338,6 +348,7 @@ func seedAudit(ctx context.Context, t *target, handle string, scale float64) (*a
 			return err
 		}
 		ow.token, ow.item = pb, ib+6
+		ow.tokenBase, ow.groupBase, ow.itemBase = pb, pb+ow.tokens, ib
 		// Token 0 is in groups 0 and 1 (see the memberships below).
 		ow.group = pb + ow.tokens + 2
 		s := seeder{tx: tx, pg: pg}
@@ -384,6 +395,11 @@ func seedAudit(ctx context.Context, t *target, handle string, scale float64) (*a
 					table, bun.Ident(table)); err != nil {
 					return err
 				}
+			}
+		}
+		if extra != nil {
+			if err := extra(ctx, s, ow); err != nil {
+				return err
 			}
 		}
 		// Rows written behind the services' back: the views per token and

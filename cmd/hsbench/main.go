@@ -8,7 +8,8 @@
 // Usage:
 //
 //	go run ./cmd/hsbench [-duration 5s] [-connections 16] [-threads 2] [-runs 3]
-//	                     [-only S1,S2,S3] [-db sqlite,postgres] [-s4 [-s4-scale 0.1]]
+//	                     [-only S1,S2,S3] [-db sqlite,postgres] [-world-scale 0.01]
+//	                     [-s4 [-s4-scale 0.1]]
 //	                     [-out report.md] [-strict]
 //
 // PostgreSQL is measured when HUBSHARE_BENCH_DATABASE_URL (or
@@ -64,6 +65,8 @@ type options struct {
 	keep        bool
 	cpuProfile  string
 
+	worldScale float64
+
 	s4            bool
 	s4Scale       float64
 	s4Calls       int
@@ -89,6 +92,7 @@ func parseOptions(args []string, stderr io.Writer, getenv func(string) string) (
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&o.keep, "keep", false, "keep the databases and data directories after the run, to look at query plans")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the process during the first scenario run of each scenario to PREFIX-<db>-<scenario>.pprof")
+	fs.Float64Var(&o.worldScale, "world-scale", 0.01, "size of the S1–S3 guest's world (the owner's other items, tokens, groups, ACL entries, access log) relative to S4's full size; 1 for S4's 100 000 items")
 	fs.BoolVar(&o.s4, "s4", false, "also run S4, the owner audit at scale (bulk seeding takes a while)")
 	fs.Float64Var(&o.s4Scale, "s4-scale", 1, "size of S4 relative to 100 000 items, 1 000 tokens, 1 000 000 ACL entries")
 	fs.IntVar(&o.s4Calls, "s4-calls", 50, "calls of each S4 operation (service and bare, alternating)")
@@ -114,6 +118,9 @@ func parseOptions(args []string, stderr io.Writer, getenv func(string) string) (
 	}
 	if o.s4Scale <= 0 || o.s4Scale > 10 {
 		return nil, fmt.Errorf("-s4-scale must be in (0, 10]")
+	}
+	if o.worldScale <= 0 || o.worldScale > 10 {
+		return nil, fmt.Errorf("-world-scale must be in (0, 10]")
 	}
 	if o.s4Calls < 1 {
 		return nil, fmt.Errorf("-s4-calls must be at least 1")
@@ -228,7 +235,7 @@ func benchDatabase(ctx context.Context, o *options, kind string, logw io.Writer)
 		fmt.Fprintf(logw, "[%s %s] %s\n", time.Now().Format("15:04:05"), kind, fmt.Sprintf(format, args...))
 	}
 	progress("starting the server and seeding")
-	t, err := startTarget(ctx, kind, o.postgresURL)
+	t, err := startTarget(ctx, kind, o.postgresURL, o.worldScale)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +249,8 @@ func benchDatabase(ctx context.Context, o *options, kind string, logw io.Writer)
 			progress("clean-up: %v", err)
 		}
 	}()
-	res := &dbResult{kind: kind, detail: t.detail}
+	res := &dbResult{kind: kind, detail: t.detail, world: t.seed.describe()}
+	progress("%s", res.world)
 	if err := measureScenarios(ctx, o, t, res, progress); err != nil {
 		return nil, err
 	}

@@ -21,9 +21,11 @@ type report struct {
 // dbResult is everything measured on one database.
 type dbResult struct {
 	kind, detail string
-	rows         []*row
-	rss          *rssResult
-	s4           *auditResult
+	// world describes what S1–S3 were measured in.
+	world string
+	rows  []*row
+	rss   *rssResult
+	s4    *auditResult
 }
 
 // rssLimit is S6's bound on the RSS during S2.
@@ -92,6 +94,9 @@ func (d *dbResult) cells() [][]string {
 // details are the lines under the table: each run, and what was wrong.
 func (d *dbResult) details() []string {
 	var out []string
+	if d.world != "" {
+		out = append(out, "S1–S3 "+d.world+".")
+	}
 	for _, r := range d.rows {
 		if len(r.ref) > 0 || len(r.scen) > 0 {
 			side := "scenario"

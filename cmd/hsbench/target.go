@@ -62,7 +62,10 @@ type target struct {
 type seeded struct {
 	member *acl.Member
 	post   *content.Item
+	album  *content.Item
 	photo  *content.Item
+	// world is the bulk data around them.
+	world  *auditOwner
 	token  *acl.GuestToken
 	secret string // the token's zat value
 	// cookie is the Cookie header of a guest who opened the link once.
@@ -78,7 +81,7 @@ const accessLogFlushInterval = 2 * time.Second
 // startTarget creates the database, wires the server exactly as serve does
 // (in-process, on 127.0.0.1:0), starts the reference server beside it on the
 // same pool, and seeds both.
-func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err error) {
+func startTarget(ctx context.Context, kind, postgresURL string, worldScale float64) (t *target, err error) {
 	t = &target{kind: kind, removeDir: true, client: &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -161,7 +164,7 @@ func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err 
 	}()
 	go t.srv.Serve(ln)
 
-	if err := t.seedScenarios(ctx); err != nil {
+	if err := t.seedScenarios(ctx, worldScale); err != nil {
 		return t, fmt.Errorf("seed: %w", err)
 	}
 	if t.ref, err = startReference(ctx, t.db, filepath.Join(cfg.DataDir, "media"), t.seed.files); err != nil {
@@ -172,10 +175,17 @@ func startTarget(ctx context.Context, kind, postgresURL string) (t *target, err 
 
 func (t *target) url(path string) string { return "http://" + t.addr + path }
 
-// seedScenarios makes, through the services, a member with a private post
-// and a photo, both shared with one unlimited token, and opens the link
-// once over HTTP for the guest cookie.
-func (t *target) seedScenarios(ctx context.Context) error {
+// seedScenarios makes the guest's world: an owner with a post, and a photo
+// in an album, shared with one unlimited token that sits in three of the
+// owner's groups; the post's and the album's ACLs name those groups and the
+// token directly, beside deny entries for others, and the photo has deny
+// entries of its own. Around them the owner has the bulk data of S4 at
+// worldScale (items, tokens, groups, ACL entries, an access log), every
+// other item also naming the guest's three groups, and the token has a long
+// history of its own. The link is then opened once over HTTP for the guest
+// cookie. What the guest view costs may depend on the item and the session's
+// tokens, never on the rest of this.
+func (t *target) seedScenarios(ctx context.Context, worldScale float64) error {
 	s := &t.seed
 	var err error
 	if s.member, err = t.acl.CreateMember(ctx, "bench", "Bench", "a long bench passphrase"); err != nil {
@@ -184,7 +194,7 @@ func (t *target) seedScenarios(ctx context.Context) error {
 	if s.post, err = t.cs.CreatePost(ctx, s.member.ID, "A walk by the river", postBody); err != nil {
 		return err
 	}
-	if s.token, s.secret, err = t.acl.ShareItem(ctx, s.member.ID, s.post.ID, acl.TokenInput{}); err != nil {
+	if s.album, err = t.cs.CreateAlbum(ctx, s.member.ID, "Autumn"); err != nil {
 		return err
 	}
 	photo, err := benchJPEG(2000, 1500)
@@ -195,11 +205,61 @@ func (t *target) seedScenarios(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.photo, err = t.cs.SavePhoto(ctx, s.member.ID, p, "The river at dusk", nil); err != nil {
+	if s.photo, err = t.cs.SavePhoto(ctx, s.member.ID, p, "The river at dusk", &s.album.ID); err != nil {
 		return err
 	}
-	if err := t.acl.Grant(ctx, s.member.ID, s.photo.ID, s.token.ID, false); err != nil {
+	if s.token, s.secret, err = t.acl.ShareItem(ctx, s.member.ID, s.post.ID, acl.TokenInput{}); err != nil {
 		return err
+	}
+	// A group the guest is not in, for the deny entries.
+	other, err := t.acl.CreateGroup(ctx, s.member.ID, "Not the guest's")
+	if err != nil {
+		return err
+	}
+	var groups []int64
+	measured := []int64{s.post.ID, s.album.ID, s.photo.ID}
+	if s.world, err = seedOwner(ctx, t, s.member.ID, worldScale, func(ctx context.Context, sd seeder, ow *auditOwner) error {
+		groups = []int64{ow.groupBase, ow.groupBase + 1, ow.groupBase + 2}
+		for _, g := range groups {
+			if _, err := sd.tx.ExecContext(ctx, "INSERT INTO group_members (group_id, principal_id) VALUES (?, ?)", g, s.token.ID); err != nil {
+				return err
+			}
+		}
+		// Every other item of the owner names the guest's groups too.
+		if _, err := sd.tx.ExecContext(ctx, `INSERT INTO acl_entries (item_id, principal_id, deny)
+SELECT i.id, gr.id, FALSE FROM items AS i JOIN groups AS gr ON gr.id IN (?)
+WHERE i.owner_id = ? AND i.id NOT IN (?)
+ON CONFLICT DO NOTHING`, bun.List(groups), s.member.ID, bun.List(measured)); err != nil {
+			return err
+		}
+		// The token's own history, on the measured items.
+		n := max(10, ow.logRows/100)
+		ts := "?"
+		if sd.pg {
+			ts = "CAST(? AS TIMESTAMPTZ)"
+		}
+		return sd.batches(ctx, n, "INSERT INTO access_log (at, token_id, item_id, event, client_mark)",
+			ts+", ?, CASE WHEN n % 2 = 0 THEN ? ELSE ? END, CASE WHEN n % 10 = 0 THEN 'open' ELSE 'view' END, 'bench'",
+			time.Now().UTC(), s.token.ID, s.post.ID, s.photo.ID)
+	}); err != nil {
+		return err
+	}
+	w := s.world
+	otherTokens := []int64{w.tokenBase + 1, w.tokenBase + 2, w.tokenBase + 3}
+	allow := append([]int64{s.token.ID}, groups...)
+	deny := append([]int64{other.ID}, otherTokens...)
+	for _, a := range []struct {
+		item        int64
+		allow, deny []int64
+	}{
+		{s.post.ID, allow, deny},
+		{s.album.ID, allow, deny},
+		// The photo is seen through its album; its own list only denies.
+		{s.photo.ID, nil, deny[:2]},
+	} {
+		if _, err := t.acl.PutACL(ctx, s.member.ID, a.item, acl.ACL{Allow: a.allow, Deny: a.deny}); err != nil {
+			return fmt.Errorf("the ACL of item %d: %w", a.item, err)
+		}
 	}
 	s.files, s.sizes = map[string]string{}, map[string]int64{}
 	for _, v := range []string{media.VariantLarge, media.VariantThumb} {
@@ -227,6 +287,14 @@ func (t *target) seedScenarios(ctx context.Context) error {
 		return errors.New("opening the link set no guest cookie")
 	}
 	return nil
+}
+
+// describe says what the guest's world holds, for the report.
+func (s *seeded) describe() string {
+	w := s.world
+	return fmt.Sprintf("guest's world at scale %g: the owner has %d items, %d tokens, %d groups, %d bulk ACL entries plus every item naming the guest's 3 groups, %d access-log rows plus %d of the guest's token; "+
+		"the post and the album allow the token and its 3 groups and deny 4 others, the photo sits in the album with 2 deny entries of its own (seeded in %s)",
+		w.scale, w.items+3, w.tokens+1, w.groups+1, w.entries, w.logRows, max(10, w.logRows/100), w.seeded.Round(100*time.Millisecond))
 }
 
 func (t *target) zatPath() string {

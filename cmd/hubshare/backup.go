@@ -19,7 +19,6 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/content/media"
 )
@@ -102,12 +101,20 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer database.Close(db)
-	if info, err := os.Stat(mediaRoot(cfg)); err != nil || !info.IsDir() {
-		return fmt.Errorf("no media store at %s: give the data directory serve uses", mediaRoot(cfg))
-	}
-	store, err := media.NewFSStore(mediaRoot(cfg))
+	// The media of a file store go into the archive; an object store is
+	// backed up where it lives (its versioning or replication).
+	var store *media.FSStore
+	root, isFile, err := media.FilePath(cfg.MediaURL)
 	if err != nil {
 		return err
+	}
+	if isFile {
+		if info, err := os.Stat(root); err != nil || !info.IsDir() {
+			return fmt.Errorf("no media store at %s: give the data directory (or --media-url) serve uses", root)
+		}
+		if store, err = media.NewFSStore(root); err != nil {
+			return err
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		var man manifest
@@ -126,6 +133,9 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 				}
 			}
 			fmt.Fprintf(m.Stdout, "wrote %s: %d files (%d photos), %s database\n", out, len(man.Files), photos, man.Dialect)
+			if store == nil {
+				fmt.Fprintf(m.Stdout, "the media are in the object store %s and not in the archive: back the bucket up there\n", cfg.MediaURL)
+			}
 			if postgres {
 				fmt.Fprintln(m.Stdout, "the database is PostgreSQL and is not in the archive: back it up with pg_dump (restore it before starting hubshare on the restored data directory)")
 			}
@@ -135,11 +145,10 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 	}
 }
 
-// mediaRoot is the directory of the file store.
-func mediaRoot(cfg *app.Config) string { return filepath.Join(cfg.DataDir, "media") }
-
 // writeBackup writes the archive to a temporary file beside out and renames
 // it into place once complete, so out is never a partial archive.
+// writeBackup writes the archive; store is nil when the media live in an
+// object store, which is not archived.
 func writeBackup(ctx context.Context, db *bun.DB, store *media.FSStore, key []byte, out string, now time.Time) (manifest, error) {
 	man := manifest{Version: backupVersion, CreatedAt: now.UTC().Truncate(time.Second), Dialect: "postgres", Files: []manifestFile{}}
 	staging, err := os.MkdirTemp(filepath.Dir(out), ".hubshare-backup-")
@@ -217,6 +226,9 @@ func writeBackup(ctx context.Context, db *bun.DB, store *media.FSStore, key []by
 			return man, err
 		}
 		for _, base := range bases {
+			if store == nil {
+				break
+			}
 			for _, v := range photoVariants {
 				err := addObject(media.VariantKey(base, v))
 				if errors.Is(err, fs.ErrNotExist) {
@@ -227,7 +239,7 @@ func writeBackup(ctx context.Context, db *bun.DB, store *media.FSStore, key []by
 				}
 			}
 		}
-	} else {
+	} else if store != nil {
 		// On PostgreSQL the database is the operator's to back up, at a
 		// moment of their choosing: every committed object goes in.
 		err := store.Walk(ctx, func(o media.ObjectInfo) error {

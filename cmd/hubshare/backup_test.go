@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"hubshare/app/database/dbtest"
+	"hubshare/content/media/s3test"
 )
 
 // stop ends the serve process with SIGTERM, as an operator does, and waits
@@ -537,5 +538,28 @@ func TestBackupRestoreArguments(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("backup created the data directory it was pointed at")
+	}
+}
+
+// With the media in an object store, the archive holds the database and the
+// key, and backup says the bucket is backed up where it lives.
+func TestBackupWithAnObjectStoreLeavesTheMediaThere(t *testing.T) {
+	mediaURL, _ := s3test.Start(t)
+	root := t.TempDir()
+	getenv := env("HUBSHARE_DATA_DIR", filepath.Join(root, "data"), "HUBSHARE_MEDIA_URL", mediaURL)
+	if _, err := run(t, getenv, "a long passphrase\n", "member", "create", "--handle", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(root, "backup.tar.gz")
+	msg, err := run(t, getenv, "", "backup", "--out", archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "object store "+mediaURL) || !strings.Contains(msg, "back the bucket up there") {
+		t.Errorf("backup printed %q, want the object store named", msg)
+	}
+	names := archiveNames(t, archive)
+	if !slices.Equal(names, []string{"database/hubshare.db", "secret.key", "manifest.json"}) {
+		t.Errorf("archive entries %q: want the database, the key and the manifest only", names)
 	}
 }

@@ -20,15 +20,14 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/content/media/s3test"
 )
 
 // instanceStorage returns the storage flags of instance i of a deployment
-// whose shared storage lives under root. Every instance must see the same
-// media: the file store sits in the data directory, so today the instances
-// share one data directory. With an object store, give each instance its own
-// data directory and the same --media-url.
-func instanceStorage(root string, i int) []string {
-	return []string{"--data-dir", filepath.Join(root, "shared")}
+// under root: every instance has a data directory of its own and the same
+// media store, one S3 bucket.
+func instanceStorage(root, mediaURL string, i int) []string {
+	return []string{"--data-dir", filepath.Join(root, fmt.Sprintf("instance-%d", i)), "--media-url", mediaURL}
 }
 
 // jobInterval is the interval of every periodic job in the test of several
@@ -85,7 +84,7 @@ var (
 	jobRunRE      = regexp.MustCompile(`msg="job run" job=(\S+) run=(\d+)`)
 )
 
-// Two serve processes on one PostgreSQL database, one media store and one
+// Two serve processes on one PostgreSQL database, one S3 bucket and one
 // server key behave as one service: a photo uploaded on A is seen by a guest
 // on B, whose session A accepts; a revoke on B is denied on A's next
 // request; max uses stay exact with openings split between A and B; the
@@ -114,10 +113,11 @@ func TestTwoInstancesShareOneDeployment(t *testing.T) {
 	}
 	apiToken := strings.TrimSpace(out)
 
-	childEnv := []string{"HUBSHARE_DATABASE_URL=" + dbURL, "HUBSHARE_TEST_JOB_INTERVAL=" + jobInterval.String()}
+	mediaURL, s3env := s3test.Start(t)
+	childEnv := append([]string{"HUBSHARE_DATABASE_URL=" + dbURL, "HUBSHARE_TEST_JOB_INTERVAL=" + jobInterval.String()}, s3env...)
 	started := time.Now()
-	a := spawnChild(t, childEnv, append(instanceStorage(root, 0), common...)...)
-	b := spawnChild(t, childEnv, append(instanceStorage(root, 1), common...)...)
+	a := spawnChild(t, childEnv, append(instanceStorage(root, mediaURL, 0), common...)...)
+	b := spawnChild(t, childEnv, append(instanceStorage(root, mediaURL, 1), common...)...)
 	baseA, baseB := "http://"+a.addr, "http://"+b.addr
 	apiA := apiClient{t: t, base: baseA, token: apiToken}
 	apiB := apiClient{t: t, base: baseB, token: apiToken}

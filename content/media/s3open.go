@@ -12,6 +12,26 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
+// FilePath tells whether a media URL names a file store, and its directory.
+func FilePath(rawURL string) (path string, ok bool, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", false, fmt.Errorf("media URL %q: %v", rawURL, err)
+	}
+	if u.Scheme != "file" {
+		return "", false, nil
+	}
+	path = u.Path
+	if u.Host != "" {
+		// file://relative/dir reads as host "relative".
+		path = u.Host + u.Path
+	}
+	if path == "" {
+		return "", false, fmt.Errorf("media URL %q: a file:// URL needs a path", rawURL)
+	}
+	return path, true, nil
+}
+
 // OpenStore opens the media store a URL names:
 //
 //	file://PATH
@@ -28,13 +48,9 @@ func OpenStore(ctx context.Context, rawURL string, getenv func(string) string) (
 	}
 	switch u.Scheme {
 	case "file":
-		path := u.Path
-		if u.Host != "" {
-			// file://relative/dir reads as host "relative".
-			path = u.Host + u.Path
-		}
-		if path == "" {
-			return nil, fmt.Errorf("media URL %q: a file:// URL needs a path", rawURL)
+		path, _, err := FilePath(rawURL)
+		if err != nil {
+			return nil, err
 		}
 		return NewFSStore(path)
 	case "s3":

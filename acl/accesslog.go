@@ -2,6 +2,7 @@ package acl
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -51,8 +52,9 @@ type accessRow struct {
 	Event      string    `bun:"event"`
 	ClientMark string    `bun:"client_mark"`
 	Reason     string    `bun:"reason"`
-	// Count is how many identical events the entry stands for: more than
-	// one only when the queue overflowed and events were merged.
+	// Count is how many identical events the entry stands for: the views,
+	// openings and downloads queued between two flushes (see coalesces),
+	// or any events merged when the queue overflowed.
 	Count int `bun:"count"`
 	// netMark is the stable per-token mark of an opening's network, for
 	// the notifications of the flush (notifyFromLog); never stored here.
@@ -157,9 +159,13 @@ type AccessLog struct {
 	// uncertain holds chunks whose COMMIT failed on PostgreSQL, until the
 	// server tells whether they were written.
 	uncertain []uncertainChunk
-	// index maps a merge key to its entry in pending; built when the queue
-	// first overflows, dropped when a flush takes the queue.
+	// index maps a merge key to its entry in pending (the newest with that
+	// key); dropped when a flush takes the queue.
 	index map[mergeKey]int
+	// compacted is set once the queue overflowed and every identical entry
+	// was merged (compact); until the next flush, any event identical to a
+	// queued one is merged.
+	compacted bool
 	// seen holds the newest use of each token not yet written to
 	// guest_tokens.last_used_at.
 	seen map[int64]time.Time
@@ -264,18 +270,31 @@ func (l *AccessLog) metricsStats() metrics.AccessLogStats {
 		Merged: st.Merged, Dropped: st.Dropped, Gone: st.Gone}
 }
 
-// enqueue adds r to the queue, merging or dropping it when the queue is
-// full. l.mu is held.
+// coalesces tells the events that are folded into an identical queued one
+// (same token, item, client mark and reason) with a count: a guest's views,
+// openings and downloads between two flushes are one entry, so that a busy
+// link costs the flush one row, not one per request. Every other event is
+// an entry of its own unless the queue overflows.
+func coalesces(event string) bool {
+	return event == EventView || event == EventOpen || event == EventDownload
+}
+
+// enqueue adds r to the queue, folding it into an identical entry
+// (coalesces), or merging or dropping it when the queue is full. l.mu is
+// held.
 func (l *AccessLog) enqueue(r accessRow) {
-	if l.index != nil {
-		if i, ok := l.index[keyOf(&r)]; ok {
+	k := keyOf(&r)
+	if i, ok := l.index[k]; ok && (l.compacted || coalesces(r.Event)) {
+		if l.compacted && !coalesces(r.Event) {
 			l.merge(i, r)
-			return
+		} else {
+			l.fold(i, r)
 		}
+		return
 	}
-	if len(l.pending)+l.inflight >= l.lim.MaxQueue && l.index == nil {
+	if len(l.pending)+l.inflight >= l.lim.MaxQueue && !l.compacted {
 		l.compact()
-		if i, ok := l.index[keyOf(&r)]; ok {
+		if i, ok := l.index[k]; ok {
 			l.merge(i, r)
 			return
 		}
@@ -284,19 +303,27 @@ func (l *AccessLog) enqueue(r accessRow) {
 		l.stats.Dropped += int64(r.Count)
 		return
 	}
-	if l.index != nil {
-		l.index[keyOf(&r)] = len(l.pending)
+	if l.index == nil {
+		l.index = make(map[mergeKey]int)
 	}
+	l.index[k] = len(l.pending)
 	l.pending = append(l.pending, r)
 }
 
-// merge folds r into the queued entry i; the entry keeps the newest time.
-func (l *AccessLog) merge(i int, r accessRow) {
+// fold adds r to the queued entry i, as coalesces says; the entry keeps the
+// newest time.
+func (l *AccessLog) fold(i int, r accessRow) {
 	e := &l.pending[i]
 	e.Count += r.Count
 	if r.At.After(e.At) {
 		e.At = r.At
 	}
+}
+
+// merge folds r into the queued entry i because the queue is full; the
+// entry keeps the newest time.
+func (l *AccessLog) merge(i int, r accessRow) {
+	l.fold(i, r)
 	l.stats.Merged += int64(r.Count)
 }
 
@@ -320,6 +347,7 @@ func (l *AccessLog) compact() {
 	}
 	clear(l.pending[len(out):])
 	l.pending = out
+	l.compacted = true
 }
 
 // Flush writes every queued event now, in chunks of at most ChunkRows rows,
@@ -330,7 +358,7 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 	defer l.flushing.Unlock()
 	l.mu.Lock()
 	uncertain, rows, seen, lim := l.uncertain, l.pending, l.seen, l.lim
-	l.uncertain, l.pending, l.index, l.seen = nil, nil, nil, map[int64]time.Time{}
+	l.uncertain, l.pending, l.index, l.compacted, l.seen = nil, nil, nil, false, map[int64]time.Time{}
 	l.inflight = len(rows) + l.inflight
 	l.mu.Unlock()
 
@@ -379,16 +407,11 @@ func (l *AccessLog) Flush(ctx context.Context) error {
 		}
 		l.mu.Lock()
 		l.inflight -= len(chunk)
-		if total := events(chunk); stored == int64(len(chunk)) {
-			l.stats.Written += total
-		} else {
-			// Rows of deleted tokens or items were left out; their events
-			// are gone with what they named. A merged entry's count is
-			// attributed to what was written first: exact whenever the
-			// chunk held no merged entry.
-			l.stats.Written += min(stored, total)
-			l.stats.Gone += total - min(stored, total)
-		}
+		// Entries of deleted tokens or items were left out; their events
+		// are gone with what they named.
+		total := events(chunk)
+		l.stats.Written += min(stored, total)
+		l.stats.Gone += total - min(stored, total)
 		l.noteWritten(chunk)
 		l.mu.Unlock()
 	}
@@ -507,15 +530,20 @@ func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.D
 	const live = `EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
   AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))`
 	xid, err = l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
-		res, err := db.NewRaw(values+`INSERT INTO access_log (at, token_id, item_id, event, client_mark, reason, count)
+		// Each stored entry answers its count, so that the events of
+		// deleted tokens or items left out are told exactly.
+		var counts []int64
+		err := db.NewRaw(values+`INSERT INTO access_log (at, token_id, item_id, event, client_mark, reason, count)
 SELECT v.at, v.token_id, v.item_id, v.event, v.client_mark, v.reason, v.count FROM v
 WHERE `+live+`
-ORDER BY v.n`, args...).Exec(ctx)
-		if err != nil {
+ORDER BY v.n
+RETURNING count`, args...).Scan(ctx, &counts)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if stored, err = res.RowsAffected(); err != nil {
-			return err
+		stored = 0
+		for _, c := range counts {
+			stored += c
 		}
 		// The views per token and item that owner pages show, and when the
 		// token first and last reached the item, kept in the same

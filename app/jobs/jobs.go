@@ -52,6 +52,10 @@ const DefaultLease = time.Minute
 // claimTimeout bounds one claim's statements.
 const claimTimeout = 10 * time.Second
 
+// ForcePoll is how often a start-up run (Job.AtStart) looks again while
+// another run holds its job.
+var ForcePoll = 2 * time.Second
+
 // maxPoll bounds how long a due job waits for an instance to look for it.
 const maxPoll = time.Minute
 
@@ -122,8 +126,20 @@ func (r *Runner) loop(ctx context.Context, j Job) {
 	defer t.Stop()
 	force := j.AtStart
 	for ctx.Err() == nil {
-		if _, err := r.RunOnce(ctx, j, force); err != nil && ctx.Err() == nil {
+		ran, err := r.RunOnce(ctx, j, force)
+		if err != nil && ctx.Err() == nil {
 			r.log.Warn("job failed", "job", j.Name, "err", err)
+		}
+		if force && !ran && err == nil {
+			// Another run holds the job: a live instance's, or the lease of
+			// a crashed one (this very instance before a kill -9, perhaps).
+			// The start-up run waits it out, looking again shortly.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(ForcePoll):
+			}
+			continue
 		}
 		force = false
 		select {

@@ -183,6 +183,42 @@ func TestStartRunsAtStartAndStops(t *testing.T) {
 	})
 }
 
+// A start-up run that finds its job held (here by a holder that died with
+// its lease) waits the lease out and then runs, instead of giving up until
+// the next interval.
+func TestStartRunWaitsOutAHeldLease(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		clock := app.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		held := make(chan struct{})
+		dead := jobs.NewRunner(db, clock, nil)
+		// The dead holder's run never ends: its lease runs out instead.
+		go dead.RunOnce(ctx, jobs.Job{Name: "sweep", Interval: time.Hour, Run: func(ctx context.Context) error {
+			close(held)
+			<-ctx.Done()
+			return nil
+		}}, true)
+		<-held
+		ran := make(chan struct{}, 4)
+		r := jobs.NewRunner(db, clock, nil)
+		wait := r.Start(ctx, jobs.Job{Name: "sweep", Interval: time.Hour, AtStart: true, Run: func(context.Context) error { ran <- struct{}{}; return nil }})
+		select {
+		case <-ran:
+			t.Fatal("ran while another run held the job")
+		case <-time.After(jobs.ForcePoll + time.Second):
+		}
+		clock.Advance(jobs.DefaultLease + time.Second) // the dead holder's lease passes
+		select {
+		case <-ran:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the start-up run never came once the lease had passed")
+		}
+		cancel()
+		wait()
+	})
+}
+
 // BenchmarkLookNotDue is what every instance pays per job and poll (at most
 // once a minute) while the job is not due: one conditional UPDATE.
 func BenchmarkLookNotDue(b *testing.B) {

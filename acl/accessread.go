@@ -18,8 +18,9 @@ type AccessEntry struct {
 	ItemKind    *string `bun:"item_kind" json:"-"`
 	ItemExcerpt *string `bun:"item_excerpt" json:"-"`
 	Event       string  `bun:"event" json:"event"`
-	// Count is how many identical events the entry stands for (more than one
-	// only when they were merged under load).
+	// Count is how many identical events the entry stands for: a guest's
+	// views, openings or downloads between two flushes of the log, or
+	// events merged when its queue overflowed. At is the newest of them.
 	Count  int    `bun:"count" json:"count"`
 	Client string `bun:"client_mark" json:"client"`
 	Reason string `bun:"reason" json:"reason,omitempty"`

@@ -299,7 +299,7 @@ type accessRow struct {
 	TokenName string
 	ItemID    *int64
 	ItemTitle string
-	Event     string // in words (label)
+	Event     string // in words (label), with "× N" for an entry of N events
 	Client    string
 }
 
@@ -308,6 +308,11 @@ func accessRows(es []acl.AccessEntry) []accessRow {
 	for _, e := range es {
 		r := accessRow{At: e.At, TokenID: e.TokenID, TokenName: e.TokenName, ItemID: e.ItemID, Event: label(e.Event, e.Reason),
 			Client: e.Client}
+		if e.Count > 1 {
+			// Identical events close together are one entry (the newest
+			// time): say how many.
+			r.Event += " × " + strconv.Itoa(e.Count)
+		}
 		if e.ItemID != nil {
 			r.ItemTitle = labelOf(deref(e.ItemTitle), deref(e.ItemKind), deref(e.ItemExcerpt))
 		}

@@ -73,7 +73,7 @@ func TestMediaRangeRequests(t *testing.T) {
 		// A range is no way around the ACL.
 		req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/media/%d/original", id), nil)
 		req.Header.Set("Range", "bytes=0-9")
-		resp, err := e.srv.App().Test(req, -1)
+		resp, err := e.test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestMediaRangeRequests(t *testing.T) {
 func TestHealthzOnS3(t *testing.T) {
 	e := newS3Env(t, "sqlite")
 	health := func() (int, string) {
-		resp, err := e.srv.App().Test(httptest.NewRequest(http.MethodGet, "/healthz", nil), -1)
+		resp, err := e.test(httptest.NewRequest(http.MethodGet, "/healthz", nil))
 		if err != nil {
 			t.Fatal(err)
 		}

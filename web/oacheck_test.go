@@ -340,7 +340,7 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 		}
 		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body))}
 	}
-	me := `{"id":1,"handle":"alice","display_name":"Alice","created_at":"2026-06-01T12:00:00Z","token":{"id":1,"scopes":["read"],"expires_at":null}}`
+	me := `{"id":1,"handle":"alice","display_name":"Alice","created_at":"2026-06-01T12:00:00Z","email":null,"notify_email":true,"token":{"id":1,"scopes":["read"],"expires_at":null}}`
 	withMe := func(fields string) string { return strings.TrimSuffix(me, "}") + "," + fields + "}" }
 	for _, c := range []struct {
 		what, method, path string
@@ -352,7 +352,7 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 		{"an undocumented path", http.MethodGet, "/api/v1/nope", answer(404, "application/json", `{"error":{"code":"not_found","message":"x"}}`), "no such operation"},
 		{"an undocumented method", http.MethodPut, "/api/v1/me", answer(200, "application/json", me), "no such operation"},
 		{"an undocumented status", http.MethodGet, "/api/v1/me", answer(418, "application/json", me), "status is not supported"},
-		{"a missing required property", http.MethodGet, "/api/v1/me", answer(200, "application/json", `{"id":1,"handle":"alice","created_at":"2026-06-01T12:00:00Z","token":{"id":1,"scopes":["read"],"expires_at":null}}`), "display_name"},
+		{"a missing required property", http.MethodGet, "/api/v1/me", answer(200, "application/json", `{"id":1,"handle":"alice","created_at":"2026-06-01T12:00:00Z","email":null,"notify_email":true,"token":{"id":1,"scopes":["read"],"expires_at":null}}`), "display_name"},
 		{"a property of the wrong type", http.MethodGet, "/api/v1/me", answer(200, "application/json", strings.Replace(me, `"id":1`, `"id":"1"`, 1)), "id"},
 		{"an undeclared property", http.MethodGet, "/api/v1/me", answer(200, "application/json", withMe(`"password_hash":"x"`)), "$.password_hash"},
 		{"an undeclared nested property", http.MethodGet, "/api/v1/me", answer(200, "application/json", strings.Replace(me, `"scopes"`, `"secret":"x","scopes"`, 1)), "$.token.secret"},

@@ -28,6 +28,7 @@ import (
 
 	"hubshare/acl"
 	"hubshare/app/database"
+	"hubshare/app/logtest"
 	"hubshare/content"
 	"hubshare/web"
 )
@@ -406,7 +407,7 @@ func gtSecondInstance(t *testing.T, e *env) *env {
 	cfg := *e.cfg
 	svc := acl.NewService(e.db, e.clock, e.keys)
 	cs := content.NewService(e.db, e.clock, svc, e.cs.Media, e.cs.MaxUpload)
-	logBuf := &syncBuffer{}
+	logBuf := &logtest.Buffer{}
 	srv, err := web.New(web.Deps{Config: &cfg, DB: e.db, ACL: svc, Content: cs, Clock: e.clock, Keys: e.keys,
 		Logger: slog.New(slog.NewTextHandler(logBuf, nil))})
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app"
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 	"hubshare/content"
 	"hubshare/content/media"
 	"hubshare/content/media/s3test"
@@ -53,26 +53,9 @@ type env struct {
 	clock  *app.FakeClock
 	cfg    *app.Config
 	keys   *app.Keys
-	logBuf *syncBuffer
+	logBuf *logtest.Buffer
 	// s3 is the S3 server holding the media, nil for the file store.
 	s3 *s3test.Server
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type envOption func(*app.Config)
@@ -136,7 +119,7 @@ func newEnv(t *testing.T, dialect string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(cfg)
 	}
-	logBuf := &syncBuffer{}
+	logBuf := &logtest.Buffer{}
 	svc := acl.NewService(db, clock, keys)
 	if cfg.MediaURL == "" {
 		cfg.MediaURL = "file://" + filepath.Join(cfg.DataDir, "media")

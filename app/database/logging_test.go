@@ -1,11 +1,9 @@
 package database_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -14,30 +12,13 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // bun's and pgdriver's own messages reach the service's logger, as JSON
 // warnings marked with the library, with the request id of their context.
 func TestDriverMessagesGoThroughTheLogger(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	log, err := app.NewLogger(&buf, app.LogFormatJSON, "info")
 	if err != nil {
 		t.Fatal(err)

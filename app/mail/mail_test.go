@@ -1,7 +1,6 @@
 package mail_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"mime"
@@ -10,31 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"hubshare/app/logtest"
 	"hubshare/app/mail"
 	"hubshare/app/mail/mailtest"
 )
 
-// syncBuffer is a log sink safe for the worker's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	w    *mail.Worker
-	logs *syncBuffer
+	logs *logtest.Buffer
 	stop func()
 }
 
@@ -46,7 +28,7 @@ func start(t *testing.T, s *mailtest.Server, url string, tune func(*mail.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := mail.Config{Server: srv, From: "hub@example.org", BaseURL: "http://hub.test",
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Resolve: func(_ context.Context, ids []int64) (map[int64]mail.Recipient, error) {

@@ -9,10 +9,10 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hubshare/app/logtest"
 	"net"
 	"net/http"
 	"net/url"
@@ -136,7 +136,7 @@ func start(tb testing.TB, bin, root string) (*Server, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "--port", addr, "--access", AccessKey, "--secret", SecretKey, "--quiet", "posix", root)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root}
-	var out syncBuffer
+	var out logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -198,21 +198,4 @@ func waitReady(endpoint string, exited <-chan error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("versitygw did not answer within 20 s")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

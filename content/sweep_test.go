@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -314,5 +315,32 @@ func BenchmarkSweepMedia(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The sweep's question, which of a batch of stored keys a photo still
+// refers to, is answered by index, not by a scan of every item.
+func TestSweepLooksUpKeysByIndex(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, "sqlite")
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN SELECT media_key FROM items WHERE media_key IN ('a', 'b')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "USING COVERING INDEX items_media_key_idx") {
+		t.Errorf("plan %q: want the items_media_key_idx index", got)
 	}
 }

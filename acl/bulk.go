@@ -91,15 +91,8 @@ func (s *Service) Bulk(ctx context.Context, owner int64, req BulkRequest) (*Bulk
 		// Tokens from before the reach was kept get their counts first, as
 		// for the token list, so that "in no ACL" reads the same rule.
 		if req.Rule.InNoACL {
-			var missing bool
-			if err := tx.NewRaw(`SELECT EXISTS (SELECT 1 FROM guest_tokens AS t LEFT JOIN token_stats AS st ON st.token_id = t.id
-WHERE t.owner_id = ? AND st.token_id IS NULL)`, owner).Scan(ctx, &missing); err != nil {
-				return translate(err)
-			}
-			if missing {
-				if err := rebuildStats(ctx, tx, owner); err != nil {
-					return err
-				}
+			if err := keepStats(ctx, tx, owner); err != nil {
+				return err
 			}
 		}
 		chosen, err := s.bulkChoose(ctx, tx, owner, req)

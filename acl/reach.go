@@ -401,6 +401,22 @@ func (s *Service) RebuildTokenStats(ctx context.Context, tx bun.IDB, owner int64
 	return rebuildStats(ctx, tx, owner)
 }
 
+// keepStats gives owner's tokens from before their reach was kept (no
+// token_stats row) their counts, so that a rule reading the counts ("in no
+// ACL") does not take a missing row for none. It costs one EXISTS when
+// every token has its row.
+func keepStats(ctx context.Context, db bun.IDB, owner int64) error {
+	var missing bool
+	if err := db.NewRaw(`SELECT EXISTS (SELECT 1 FROM guest_tokens AS t LEFT JOIN token_stats AS st ON st.token_id = t.id
+WHERE t.owner_id = ? AND st.token_id IS NULL)`, owner).Scan(ctx, &missing); err != nil {
+		return translate(err)
+	}
+	if !missing {
+		return nil
+	}
+	return rebuildStats(ctx, db, owner)
+}
+
 // rebuildStats recomputes token_stats for every token of owner from scratch,
 // with set operations over the owner's ACL entries: the reference the kept
 // counts must equal, and how tokens without a row get one.

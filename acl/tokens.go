@@ -262,6 +262,9 @@ func (s *Service) UpdateToken(ctx context.Context, owner, id int64, in TokenInpu
 	if err != nil {
 		return nil, err
 	}
+	if t.RevokedAt != nil && (in.ExpiresAt != nil || in.ClearExpiry) {
+		return nil, app.Errorf(app.EConflict, "A revoked token cannot be extended.")
+	}
 	passwordChanged, err := s.apply(t, in)
 	if err != nil {
 		return nil, err

@@ -239,6 +239,9 @@ LIMIT ?`, append(append([]any{id}, args...), owner, limit+1)...).Scan(ctx, &gs)
 // ACL or stale. One aggregate over the owner's token rows and their kept
 // counts.
 func (s *Service) CountFlagged(ctx context.Context, owner int64) (int, error) {
+	if err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return keepStats(ctx, tx, owner) }); err != nil {
+		return 0, err
+	}
 	now := s.now()
 	var n int
 	err := s.DB.NewRaw(`SELECT count(*) FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
@@ -250,12 +253,20 @@ WHERE guest_token.owner_id = ? AND `+flaggedSQL, owner, now, now, now.Add(-Stale
 // audit flags, and says how many.
 func (s *Service) RevokeFlagged(ctx context.Context, owner int64) (int64, error) {
 	now := s.now()
-	res, err := s.DB.NewRaw(`UPDATE guest_tokens SET revoked_at = ? WHERE id IN (
+	var n int64
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// Tokens without kept counts would read as "in no ACL".
+		if err := keepStats(ctx, tx, owner); err != nil {
+			return err
+		}
+		res, err := tx.NewRaw(`UPDATE guest_tokens SET revoked_at = ? WHERE id IN (
   SELECT guest_token.id FROM guest_tokens AS guest_token LEFT JOIN token_stats AS st ON st.token_id = guest_token.id
   WHERE guest_token.owner_id = ? AND `+flaggedSQL+`)`, now, owner, now, now, now.Add(-StaleAfter)).Exec(ctx)
-	if err != nil {
-		return 0, translate(err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
+		if err != nil {
+			return translate(err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
 }

@@ -290,6 +290,11 @@ func TestRotateTokenKeepsGrants(t *testing.T) {
 		}
 		_, _, err = w.s.RotateToken(ctx, alice.ID, tk.ID)
 		tkWantCode(t, "rotating a revoked token", err, app.EConflict)
+		later := w.clock.Now().Add(30 * 24 * time.Hour)
+		_, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{ExpiresAt: &later})
+		tkWantCode(t, "a new expiry for a revoked token", err, app.EConflict)
+		_, err = w.s.UpdateToken(ctx, alice.ID, tk.ID, acl.TokenInput{ClearExpiry: true})
+		tkWantCode(t, "no expiry for a revoked token", err, app.EConflict)
 	})
 }
 
@@ -755,6 +760,32 @@ func TestListTokensCountsTokensWithoutKeptReach(t *testing.T) {
 		var rows int
 		if err := db.NewRaw("SELECT count(*) FROM token_stats").Scan(ctx, &rows); err != nil || rows != 2 {
 			t.Errorf("token_stats after the listing: %d rows, %v", rows, err)
+		}
+
+		// The flagged count and the bulk revoke, reached before any listing,
+		// count such tokens too: a shared link without its row is not "in
+		// no ACL".
+		unshared, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("unshared")})
+		if _, err := db.ExecContext(ctx, "DELETE FROM token_stats"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.s.CountFlagged(ctx, alice.ID); err != nil || n != 1 {
+			t.Errorf("flagged %d (%v), want 1: the unshared link only", n, err)
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM token_stats"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.s.RevokeFlagged(ctx, alice.ID); err != nil || n != 1 {
+			t.Errorf("revoked %d (%v), want 1", n, err)
+		}
+		for _, tk := range []*acl.GuestToken{direct, viaGroup, unshared} {
+			got, err := w.s.Token(ctx, alice.ID, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if revoked := got.RevokedAt != nil; revoked != (tk.ID == unshared.ID) {
+				t.Errorf("token %q revoked %v", got.Name, revoked)
+			}
 		}
 	})
 }

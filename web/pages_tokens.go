@@ -277,9 +277,6 @@ func (s *Server) extendTokenForm(c *fiber.Ctx) error {
 		if exp, err = formInstant(c, "expires_at", "The expiry"); err == nil && exp == nil {
 			err = app.Errorf(app.EInvalid, "Pick the new expiry.")
 		}
-		if err == nil && t.RevokedAt != nil {
-			err = app.Errorf(app.EConflict, "A revoked token cannot be extended.")
-		}
 		if err == nil {
 			_, err = s.ACL.UpdateToken(ctx, owner, id, acl.TokenInput{ExpiresAt: exp})
 		}

@@ -19,6 +19,7 @@ import (
 	"hubshare/acl"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 )
 
 // alWorld is a member with a post and two tokens (siblings) that may open it.
@@ -28,28 +29,11 @@ type alWorld struct {
 	item       int64
 	tokA, tokB *acl.GuestToken
 	secretB    string
-	logBuf     *lockedLog
-}
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logBuf     *logtest.Buffer
 }
 
 func alNewWorld(t *testing.T, db *bun.DB) *alWorld {
-	w := &alWorld{tkWorld: tkNewWorld(t, db), logBuf: &lockedLog{}}
+	w := &alWorld{tkWorld: tkNewWorld(t, db), logBuf: &logtest.Buffer{}}
 	owner := w.member("ann")
 	w.owner = owner.ID
 	w.item = w.post(owner.ID, "Holiday")

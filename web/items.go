@@ -154,13 +154,3 @@ func (s *Server) guestPhoto(ctx context.Context, gi guestItem, acc *content.Acce
 	}
 	return view, nil
 }
-
-func kindName(kind string) string {
-	switch kind {
-	case content.KindPhoto:
-		return "Photo"
-	case content.KindAlbum:
-		return "Album"
-	}
-	return "Post"
-}

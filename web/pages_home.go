@@ -42,7 +42,7 @@ func labelOf(title, kind, body string) string {
 		}
 		return line
 	}
-	return kindName(kind)
+	return kindLabel(kind)
 }
 
 func (s *Server) home(c *fiber.Ctx) error {

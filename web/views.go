@@ -37,8 +37,12 @@ var embedCall = regexp.MustCompile(`\{\{-?\s*embed\s*-?\}\}`)
 func newViews(fsys fs.FS) *views { return &views{fsys: fsys} }
 
 // Load parses every template and composes every page with every layout;
-// any error fails the start.
+// any error fails the start. New calls it; the call Fiber makes again when
+// the app starts keeps what the first one made.
 func (v *views) Load() error {
+	if v.page != nil {
+		return nil
+	}
 	root := template.New("").Funcs(templateFuncs).Funcs(template.FuncMap{
 		"embed": func() (string, error) { return "", fmt.Errorf("embed called outside a layout") },
 	})

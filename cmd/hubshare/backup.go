@@ -58,9 +58,6 @@ type manifestFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// photoVariants are the files of one photo in the media store.
-var photoVariants = []string{media.VariantOriginal, media.VariantClean, media.VariantLarge, media.VariantThumb}
-
 // errMediaChanged reports a photo deleted between the snapshot and the copy
 // of its files; the backup is then taken again.
 var errMediaChanged = errors.New("missing photo file")
@@ -229,7 +226,7 @@ func writeBackup(ctx context.Context, db *bun.DB, store *media.FSStore, key []by
 			if store == nil {
 				break
 			}
-			for _, v := range photoVariants {
+			for _, v := range media.Variants {
 				err := addObject(media.VariantKey(base, v))
 				if errors.Is(err, fs.ErrNotExist) {
 					return man, fmt.Errorf("%w %s", errMediaChanged, media.VariantKey(base, v))

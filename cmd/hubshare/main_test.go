@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,33 +14,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"hubshare/acl"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 	"hubshare/migrations"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // env returns a Getenv that knows only the given variables.
 func env(kv ...string) func(string) string {
@@ -55,7 +36,7 @@ func env(kv ...string) func(string) string {
 // run runs one command in-process and returns its standard output.
 func run(t *testing.T, getenv func(string) string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr logtest.Buffer
 	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: getenv}
 	// The timeout only ends a serve that should have refused to start.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -213,7 +194,7 @@ func startServeLog(t *testing.T, getenv func(string) string, args ...string) (ad
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: getenv,
 		Ready: func(a string) { ready <- a }}
 	done := make(chan error, 1)
@@ -388,7 +369,7 @@ func TestServePostgres(t *testing.T) {
 // otherwise wait for a lock.
 func runWithin(t *testing.T, d time.Duration, getenv func(string) string, args ...string) (string, error) {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr logtest.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: getenv}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

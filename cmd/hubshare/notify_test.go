@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 	"hubshare/app/mail/mailtest"
 )
 
@@ -144,7 +145,7 @@ func TestServeRefusesBadSMTPURL(t *testing.T) {
 	t.Parallel()
 	const secret = "pw-Never-Shown"
 	for _, u := range []string{"smtp://u:" + secret + "@mail.example:99999", "http://u:" + secret + "@mail.example", "smtp://u:" + secret + "@mail example"} {
-		var stderr lockedBuffer
+		var stderr logtest.Buffer
 		m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: env()}
 		err := m.Run(t.Context(), []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--smtp-url", u, "--smtp-from", "hub@example.org"})
 		if err == nil || !strings.Contains(err.Error(), "SMTP URL") {

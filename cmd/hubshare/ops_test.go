@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 )
 
 // startServeMetrics runs serve with a metrics listener on a free port and
@@ -38,7 +39,7 @@ func startServeMetrics(t *testing.T, getenv func(string) string, args ...string)
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, metricsReady := make(chan string, 1), make(chan string, 1)
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: getenv,
 		Ready: func(a string) { ready <- a }, MetricsReady: func(a string) { metricsReady <- a }}
 	done := make(chan error, 1)

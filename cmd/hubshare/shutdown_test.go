@@ -18,6 +18,7 @@ import (
 	"hubshare/app"
 	"hubshare/app/database"
 	"hubshare/app/database/dbtest"
+	"hubshare/app/logtest"
 	"hubshare/content"
 )
 
@@ -92,7 +93,7 @@ func testServeSIGTERM(t *testing.T, dialect string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeWritesEveryViewOnSIGTERM$")
 	cmd.Env = append(os.Environ(), envServeChild+"=1", envServeArgs+"="+strings.Join(
 		[]string{"serve", "--listen", addr, "--data-dir", dir, "--database-url", dbURL, "--log-level", "warn"}, "\x1f"))

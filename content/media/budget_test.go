@@ -425,8 +425,8 @@ func TestIngestConcurrentBeyondBudget(t *testing.T) {
 		}
 	}
 	assertBudgetFree(t, b)
-	if n := len(storeFiles(t, root)); n != fits*len(variants) {
-		t.Errorf("%d files stored, want %d", n, fits*len(variants))
+	if n := len(storeFiles(t, root)); n != fits*len(Variants) {
+		t.Errorf("%d files stored, want %d", n, fits*len(Variants))
 	}
 
 	// A waiter gets the share that a holder gives back during its wait.

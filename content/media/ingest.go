@@ -33,8 +33,8 @@ const (
 	VariantThumb = "thumb"
 )
 
-// variants lists every variant Ingest writes.
-var variants = []string{VariantOriginal, VariantClean, VariantLarge, VariantThumb}
+// Variants lists every variant Ingest writes: the files of one photo.
+var Variants = []string{VariantOriginal, VariantClean, VariantLarge, VariantThumb}
 
 // VariantKey returns the storage key of one variant of the photo whose base
 // key is base.
@@ -109,7 +109,7 @@ func Ingest(ctx context.Context, st Store, r io.Reader, maxBytes int64, lim Limi
 // are not an error, so an interrupted deletion can be retried.
 func DeletePhoto(ctx context.Context, st Store, base string) error {
 	var errs []error
-	for _, v := range variants {
+	for _, v := range Variants {
 		errs = append(errs, st.Delete(ctx, VariantKey(base, v)))
 	}
 	return errors.Join(errs...)

@@ -262,6 +262,15 @@ func TestBackupWhileServingRestoresEveryLinkAndPhoto(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Media restored into the data directory while --media-url names
+	// another store would be lost to serve: refused, nothing written.
+	elsewhere := env("HUBSHARE_DATA_DIR", dir, "HUBSHARE_MEDIA_URL", "file://"+filepath.Join(t.TempDir(), "media"))
+	if _, err := run(t, elsewhere, "", "restore", archive); err == nil || !strings.Contains(err.Error(), "media migrate") {
+		t.Errorf("restore with a --media-url elsewhere: %v, want a refusal naming media migrate", err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("the refused restore left %v (%v) in the data directory", entries, err)
+	}
 	msg, err = run(t, getenv, "", "restore", archive)
 	if err != nil {
 		t.Fatal(err)

@@ -146,6 +146,9 @@ func restoreArchive(ctx context.Context, cfg *app.Config, file string) (restoreR
 	if err := checkManifest(man, got); err != nil {
 		return res, err
 	}
+	if err := mediaGoesHome(cfg, dataDir, got); err != nil {
+		return res, err
+	}
 	hasDB := got[archiveDatabase] != nil
 	switch {
 	case man.Dialect == "sqlite" && postgres:
@@ -421,4 +424,28 @@ func copyBeside(src, final string) (string, error) {
 		return "", err
 	}
 	return out.Name(), nil
+}
+
+// mediaGoesHome refuses an archive with media when --media-url names
+// another store than the data directory's own: restore puts the media
+// there, where serve would never look. (An archive of a deployment whose
+// media are in an object store holds none.)
+func mediaGoesHome(cfg *app.Config, dataDir string, entries map[string]*stagedFile) error {
+	hasMedia := false
+	for name := range entries {
+		hasMedia = hasMedia || strings.HasPrefix(name, archiveMediaDir)
+	}
+	if !hasMedia {
+		return nil
+	}
+	home := filepath.Join(dataDir, "media")
+	root, isFile, err := media.FilePath(cfg.MediaURL)
+	if err != nil {
+		return err
+	}
+	if abs, _ := filepath.Abs(root); isFile && abs == home {
+		return nil
+	}
+	return fmt.Errorf("the archive's media go into %s, but --media-url names %s: restore without --media-url, then run hubshare media migrate --to %s",
+		home, cfg.MediaURL, cfg.MediaURL)
 }

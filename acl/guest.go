@@ -191,9 +191,8 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		GuestToken `bun:",extend"`
 		ItemOK     bool `bun:"item_ok"`
 	})
-	err := s.openLink.QueryRow(ctx, opened, database.TimeArg(s.DB, now), database.TimeArg(s.DB, now), database.TimeArg(s.DB, now),
-		database.TimeArg(s.DB, now), hash, database.TimeArg(s.DB, now), database.TimeArg(s.DB, now),
-		ActionZat, netKey.Key, database.TimeArg(s.DB, now), itemArg(item))
+	at := database.TimeArg(s.DB, now)
+	err := s.openLink.QueryRow(ctx, opened, at, at, at, at, hash, at, at, ActionZat, netKey.Key, at, itemArg(item))
 	if err == nil {
 		t := &opened.GuestToken
 		ex := Exchange{Token: t, Outcome: Opened}

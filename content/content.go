@@ -78,11 +78,12 @@ type Service struct {
 	CommentAdded func(ctx context.Context, c *Comment)
 
 	guestView *database.Prepared
+	views     *viewCache
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, maxUpload int64) *Service {
-	s := &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db)}
+	s := &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db), views: newViewCache(db)}
 	s.CommentAdded = s.notifyComment
 	return s
 }
@@ -368,6 +369,10 @@ type guestRow struct {
 	OwnerName    string     `bun:"owner_name"`
 	TokenNote    string     `bun:"token_note"`
 	TokenExpires *time.Time `bun:"token_expires"`
+	// Epoch is the owner's epoch the row was read at, and EndsAt the first
+	// expiry among the tokens that give it: what a kept view is checked by.
+	Epoch  *int64     `bun:"epoch"`
+	EndsAt *time.Time `bun:"ends_at"`
 }
 
 // tokenClause restricts guest_tokens AS t to the session's live tokens, each
@@ -407,12 +412,22 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 	}
 	// Public means everyone: an item anyone may see opens for a viewer
 	// without a token too (the same statement, with no token to match).
+	// A view kept from an earlier request costs one read of the owner's
+	// epoch instead (viewCache).
+	now := s.now()
+	tokens := tokensArg(v.Guest)
+	key := viewKey(id, tokens)
+	if a, ok, err := s.views.lookup(ctx, key, now); err != nil || ok {
+		return a, err
+	}
 	row := new(guestRow)
-	if err := s.guestView.QueryRow(ctx, row, id, tokensArg(v.Guest), database.TimeArg(s.DB, s.now())); err != nil {
+	if err := s.guestView.QueryRow(ctx, row, id, tokens, database.TimeArg(s.DB, now)); err != nil {
 		return nil, translate(err)
 	}
-	return &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, Permissions: row.Permissions,
-		CommentToken: row.CommentToken, SharedBy: row.OwnerName, TokenNote: row.TokenNote, TokenExpires: row.TokenExpires}, nil
+	a := &Access{Item: &row.Item, Public: row.ViaToken == 0, TokenID: row.ViaToken, Permissions: row.Permissions,
+		CommentToken: row.CommentToken, SharedBy: row.OwnerName, TokenNote: row.TokenNote, TokenExpires: row.TokenExpires}
+	s.views.keep(key, a, row.Epoch, row.EndsAt)
+	return a, nil
 }
 
 // tokensArg passes a guest session's tokens to the prepared guest view as
@@ -437,15 +452,19 @@ func tokensArg(g acl.GuestSession) string {
 // their permissions (acl.Permissions.Union), is logged against the lowest of
 // their ids, and comments as the lowest of those that may comment; an item
 // anyone may see (acl.PublicSQL) opens without a token, with no download and
-// no metadata. Arguments: item id, tokensArg, now.
+// no metadata. It also gives the owner's epoch and the first expiry among
+// the tokens that open the item, for the view kept in memory (viewCache).
+// Arguments: item id, tokensArg, now.
 const guestViewSQL = `SELECT i.*, COALESCE(g.via_token, 0) AS via_token,
   COALESCE(g.can_download, {false}) AS can_download, COALESCE(g.show_metadata, {false}) AS show_metadata,
   COALESCE(g.can_comment, {false}) AS can_comment, COALESCE(g.comment_token, 0) AS comment_token,
-  m.display_name AS owner_name, COALESCE(vt.note, '') AS token_note, vt.expires_at AS token_expires
+  m.display_name AS owner_name, COALESCE(vt.note, '') AS token_note, vt.expires_at AS token_expires,
+  g.ends_at, (SELECT oe.epoch FROM owner_epochs AS oe WHERE oe.owner_id = i.owner_id) AS epoch
 FROM items AS i
 JOIN members AS m ON m.id = i.owner_id
 JOIN (SELECT min(t.id) AS via_token, {any}(t.can_download) AS can_download, {any}(t.show_metadata) AS show_metadata,
-    {any}(t.can_comment) AS can_comment, min(CASE WHEN t.can_comment THEN t.id END) AS comment_token
+    {any}(t.can_comment) AS can_comment, min(CASE WHEN t.can_comment THEN t.id END) AS comment_token,
+    min(t.expires_at) AS ends_at
   FROM {tokens}
   {join token} ON t.id = {token id} AND t.session_version = {token version}
   JOIN items AS gi ON gi.id = {item} AND gi.owner_id = t.owner_id

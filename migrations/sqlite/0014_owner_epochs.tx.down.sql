@@ -1,0 +1,14 @@
+DROP TRIGGER guest_tokens_epoch_delete;
+DROP TRIGGER guest_tokens_epoch_update;
+DROP TRIGGER groups_epoch_delete;
+DROP TRIGGER group_members_epoch_delete;
+DROP TRIGGER group_members_epoch_update;
+DROP TRIGGER group_members_epoch_insert;
+DROP TRIGGER acl_entries_epoch_delete;
+DROP TRIGGER acl_entries_epoch_update;
+DROP TRIGGER acl_entries_epoch_insert;
+DROP TRIGGER items_epoch_delete;
+DROP TRIGGER items_epoch_update;
+DROP TRIGGER members_epoch_update;
+DROP TRIGGER members_epoch_start;
+DROP TABLE owner_epochs;

@@ -358,6 +358,10 @@ type Access struct {
 	SharedBy     string
 	TokenNote    string
 	TokenExpires *time.Time
+
+	// kept is the kept view this came from or went into (viewCache).
+	kept  *keptView
+	cache *viewCache
 }
 
 // guestRow is an item seen through a token.

@@ -38,5 +38,6 @@ func GuestViewPlan(ctx context.Context, s *Service, item int64, g acl.GuestSessi
 // Kept reports whether a guest view of item for the session is kept in
 // memory.
 func Kept(s *Service, item int64, g acl.GuestSession) bool {
-	return s.views.views.Contains(viewKey(item, tokensArg(g)))
+	_, ok := s.views.views.GetIfPresent(viewKey(item, tokensArg(g)))
+	return ok
 }

@@ -1178,6 +1178,65 @@ func TestGuestViewIsOneQuery(t *testing.T) {
 	})
 }
 
+// A guest post page kept with its view is the page a render gives: the same
+// bytes, one query, and a new page once the post, the link or the words of
+// its expiry change.
+func TestKeptPostPageIsTheRenderedPage(t *testing.T) {
+	t.Parallel()
+	eachEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		p := alice.post("Kept", "The same <b>bytes</b>.")
+		until := e.clock.Now().Add(72 * time.Hour).Format(time.RFC3339)
+		tk := alice.share(p, `{"expires_at":"`+until+`","note":"For you"}`)
+		cl := e.client()
+		gtOpenLink(t, cl, tk.Link)
+		itemPath := fmt.Sprintf("/items/%d", p)
+		get := func(what string) (string, http.Header, int) {
+			t.Helper()
+			hook := &gtQueryHook{}
+			database.AddQueryHook(e.db, hook)
+			hook.on.Store(true)
+			resp := gtGet(t, cl, itemPath)
+			hook.on.Store(false)
+			body := gtStatus(t, what, resp, http.StatusOK)
+			hook.mu.Lock()
+			defer hook.mu.Unlock()
+			return body, resp.Header, len(hook.queries)
+		}
+		first, h1, _ := get("the first view")
+		second, h2, n := get("the second view")
+		if first != second {
+			t.Errorf("the kept page differs from the rendered one:\n%s\n---\n%s", gtShort(first), gtShort(second))
+		}
+		if h1.Get("Content-Type") != h2.Get("Content-Type") || h2.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("Content-Type %q then %q", h1.Get("Content-Type"), h2.Get("Content-Type"))
+		}
+		if n != 1 {
+			t.Errorf("the kept page ran %d queries, want 1", n)
+		}
+		for _, want := range []string{"Kept", "The same &lt;b&gt;bytes&lt;/b&gt;.", "For you", "in 3 days"} {
+			if !strings.Contains(second, want) {
+				t.Errorf("the kept page lacks %q:\n%s", want, gtShort(second))
+			}
+		}
+
+		alice.call(http.MethodPatch, fmt.Sprintf("/api/v1/items/%d", p), `{"title":"Kept, then edited"}`, http.StatusOK)
+		if body, _, _ := get("after the edit"); !strings.Contains(body, "Kept, then edited") {
+			t.Errorf("the page after an edit keeps the old title:\n%s", gtShort(body))
+		}
+		alice.call(http.MethodPatch, fmt.Sprintf("/api/v1/tokens/%d", tk.ID), `{"note":"A new note"}`, http.StatusOK)
+		if body, _, _ := get("after the note"); !strings.Contains(body, "A new note") || strings.Contains(body, "For you") {
+			t.Errorf("the page after a new note:\n%s", gtShort(body))
+		}
+		e.clock.Advance(24 * time.Hour)
+		if body, _, _ := get("a day later"); !strings.Contains(body, "in 2 days") {
+			t.Errorf("a day later the page does not say \"in 2 days\":\n%s", gtShort(body))
+		}
+		alice.call(http.MethodDelete, fmt.Sprintf("/api/v1/tokens/%d", tk.ID), "", http.StatusNoContent)
+		gtStatus(t, "after the revocation", gtGet(t, cl, itemPath), http.StatusNotFound)
+	})
+}
+
 // "Shared with you" lists everything the token opens, newest first, with
 // the owner's note.
 func TestSharedListsWhatTheTokenOpens(t *testing.T) {

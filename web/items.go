@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,6 +42,18 @@ func (s *Server) itemPage(c *fiber.Ctx) error {
 func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.Viewer, status int, in commentInput) error {
 	ctx := c.UserContext()
 	it, links := acc.Item, guestLinksOf(c)
+	// A post page without comments is made from the view and the variant
+	// alone, so it is kept with the view and ends with it.
+	variant := ""
+	if it.Kind == content.KindPost && status == fiber.StatusOK && in == (commentInput{}) && previewOf(c) == nil &&
+		(acc.TokenID == 0 || !acc.Comment) {
+		variant = postVariant(acc, v, s.Clock.Now())
+		if page, ok := acc.Page(variant); ok {
+			c.Status(status)
+			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+			return c.Send(page)
+		}
+	}
 	gi := guestItem{ID: it.ID, Title: it.Title, DocTitle: it.Title, Kind: it.Kind, SharedBy: acc.SharedBy}
 	if gi.DocTitle == "" {
 		gi.DocTitle = kindLabel(it.Kind)
@@ -79,7 +94,35 @@ func (s *Server) guestItemPage(c *fiber.Ctx, acc *content.Access, v content.View
 		return c.Render("guest_photo", data, "layouts/guest")
 	}
 	data["Post"] = guestPostView{guestItem: gi, Body: it.Body, Posted: it.CreatedAt.UTC().Format("2 January 2006")}
-	return c.Render("guest_post", data, "layouts/guest")
+	if variant == "" {
+		return c.Render("guest_post", data, "layouts/guest")
+	}
+	var page bytes.Buffer
+	if err := c.App().Config().Views.Render(&page, "guest_post", data, "layouts/guest"); err != nil {
+		return err
+	}
+	acc.KeepPage(variant, page.Bytes())
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(page.Bytes())
+}
+
+// postVariant names what a guest post page without comments shows beyond
+// the view: the link's expiry in words as of now, the back link (a guest
+// session's) and the member's home link. Two requests with the same view
+// and variant get the same bytes.
+func postVariant(acc *content.Access, v content.Viewer, now time.Time) string {
+	var b strings.Builder
+	if acc.TokenID != 0 && acc.TokenExpires != nil {
+		u := newGuestTime(*acc.TokenExpires, now)
+		b.WriteString(u.Relative)
+	}
+	if len(v.Guest.Tokens) > 0 {
+		b.WriteString("|back")
+	}
+	if v.Member != nil {
+		b.WriteString("|member")
+	}
+	return b.String()
 }
 
 func (s *Server) guestAlbum(ctx context.Context, gi guestItem, acc *content.Access, v content.Viewer, links guestLinks) (*guestAlbumView, error) {

@@ -40,6 +40,11 @@ type AccessEvent struct {
 	Event   string
 	Network string
 	Reason  string
+	// Unchecked says that ItemID is only the item of the URL: the entry is
+	// tied to it when it is written only if the token may open it then (an
+	// opening checks nothing more than the token, so that its one write
+	// is short).
+	Unchecked bool
 }
 
 type accessRow struct {
@@ -59,21 +64,26 @@ type accessRow struct {
 	// netMark is the stable per-token mark of an opening's network, for
 	// the notifications of the flush (notifyFromLog); never stored here.
 	netMark string `bun:"-"`
+	// unchecked: ItemID is kept only if the token may open it (see
+	// AccessEvent.Unchecked); the flush settles it first (checkTies), and
+	// untied tells that it took the item away.
+	unchecked, untied bool
 }
 
 // mergeKey is what makes two events identical for merging: everything but
 // the time.
 type mergeKey struct {
-	token   int64
-	item    int64
-	hasItem bool
-	event   string
-	mark    string
-	reason  string
+	token     int64
+	item      int64
+	hasItem   bool
+	unchecked bool
+	event     string
+	mark      string
+	reason    string
 }
 
 func keyOf(r *accessRow) mergeKey {
-	k := mergeKey{token: r.TokenID, event: r.Event, mark: r.ClientMark, reason: r.Reason}
+	k := mergeKey{token: r.TokenID, event: r.Event, mark: r.ClientMark, reason: r.Reason, unchecked: r.unchecked}
 	if r.ItemID != nil {
 		k.item, k.hasItem = *r.ItemID, true
 	}
@@ -225,7 +235,7 @@ func (l *AccessLog) Stats() AccessLogStats {
 func (l *AccessLog) Record(ev AccessEvent) {
 	l.count(ev)
 	row := accessRow{At: ev.At.UTC(), TokenID: ev.TokenID, ItemID: ev.ItemID, Event: ev.Event,
-		ClientMark: l.mark(ev.At, ev.Network), Reason: ev.Reason, Count: 1}
+		ClientMark: l.mark(ev.At, ev.Network), Reason: ev.Reason, Count: 1, unchecked: ev.Unchecked && ev.ItemID != nil}
 	if ev.Event == EventOpen && l.netMark != nil {
 		row.netMark = l.netMark(ev.TokenID, ev.Network)
 	}
@@ -510,26 +520,17 @@ func (l *AccessLog) noteWritten(rows []accessRow) {
 func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.Duration) (stored, xid int64, err error) {
 	pg := !database.IsSQLite(l.db)
 	var notes []Notification
-	var b strings.Builder
-	args := make([]any, 0, len(rows)*8)
-	b.WriteString("WITH v (n, at, token_id, item_id, event, client_mark, reason, count) AS (VALUES ")
-	for i := range rows {
-		r := &rows[i]
-		switch {
-		case i > 0:
-			b.WriteString(", (?, ?, ?, ?, ?, ?, ?, ?)")
-		case pg:
-			b.WriteString("(CAST(? AS INTEGER), CAST(? AS TIMESTAMPTZ), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))")
-		default:
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-		}
-		args = append(args, i, r.At, r.TokenID, r.ItemID, r.Event, r.ClientMark, r.Reason, r.Count)
-	}
-	b.WriteString(")\n")
-	values := b.String()
+	values, args := valuesOf(rows, pg)
 	const live = `EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
   AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))`
 	xid, err = l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
+		if err := checkTies(ctx, db, rows); err != nil {
+			return err
+		}
+		values, args := values, args
+		if untied(rows) {
+			values, args = valuesOf(rows, pg)
+		}
 		// Each stored entry answers its count, so that the events of
 		// deleted tokens or items left out are told exactly.
 		var counts []int64
@@ -592,6 +593,89 @@ ON CONFLICT (item_id, token_id, client_mark) DO NOTHING`, args...).Exec(ctx)
 		callNotifier(l.notifier, notes)
 	}
 	return stored, xid, err
+}
+
+// valuesOf is the rows as the VALUES list v of the flush's statements, and
+// its arguments.
+func valuesOf(rows []accessRow, pg bool) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(rows)*8)
+	b.WriteString("WITH v (n, at, token_id, item_id, event, client_mark, reason, count) AS (VALUES ")
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case i > 0:
+			b.WriteString(", (?, ?, ?, ?, ?, ?, ?, ?)")
+		case pg:
+			b.WriteString("(CAST(? AS INTEGER), CAST(? AS TIMESTAMPTZ), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))")
+		default:
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		}
+		args = append(args, i, r.At, r.TokenID, r.ItemID, r.Event, r.ClientMark, r.Reason, r.Count)
+	}
+	b.WriteString(")\n")
+	return b.String(), args
+}
+
+// checkTies settles the unchecked items of rows, in one statement: each
+// stays tied to its item only if its token may open the item now
+// (mayOpenSQL, the rule of the opening it replaces); the others lose it.
+// It reports nothing else; a row it settled is settled for any retry.
+func checkTies(ctx context.Context, db bun.IDB, rows []accessRow) error {
+	var b strings.Builder
+	var args []any
+	for i := range rows {
+		r := &rows[i]
+		if !r.unchecked {
+			continue
+		}
+		if len(args) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?)")
+		args = append(args, i, r.TokenID, *r.ItemID)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	list := b.String()
+	if !database.IsSQLite(db) {
+		list = "(CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT))" + strings.TrimPrefix(list, "(?, ?, ?)")
+	}
+	var ok []int
+	err := db.NewRaw(`WITH c (n, token_id, item_id) AS (VALUES `+list+`)
+SELECT c.n FROM c JOIN guest_tokens AS t ON t.id = c.token_id
+WHERE `+mayOpenSQL("t", "c.item_id"), args...).Scan(ctx, &ok)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	keep := make(map[int]bool, len(ok))
+	for _, n := range ok {
+		keep[n] = true
+	}
+	for i := range rows {
+		r := &rows[i]
+		if !r.unchecked {
+			continue
+		}
+		if !keep[i] {
+			r.ItemID = nil
+			r.untied = true
+		}
+		r.unchecked = false
+	}
+	return nil
+}
+
+// untied reports whether checkTies took an item from a row, so that the
+// VALUES list is made again.
+func untied(rows []accessRow) bool {
+	for i := range rows {
+		if rows[i].untied {
+			return true
+		}
+	}
+	return false
 }
 
 // errUncertain marks a failed COMMIT: the transaction may have committed.

@@ -145,9 +145,11 @@ const (
 // as a missing item.
 var errGuestFailure = app.Errorf(app.ENotFound, "Not found.")
 
-// Exchange is what a zat exchange gives: the token, the outcome, and the item
-// the link was for when the token may open it (nil otherwise), which is the
-// only item an event of this exchange may be tied to.
+// Exchange is what a zat exchange gives: the token, the outcome, and, for a
+// link that needs its landing page (NeedsOpen), the item the link was for
+// when the token may open it (nil otherwise), the only item the landing
+// page's events may be tied to. An opening's own entry is tied by the
+// access log, with the same check (AccessEvent.Unchecked).
 type Exchange struct {
 	Token   *GuestToken
 	Outcome int
@@ -185,22 +187,17 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 		}
 	}
 	// The common case, an unlimited token without password, costs this one
-	// statement: it checks the throttle and the token's state, counts the
-	// use, and tells whether the token may open the item of the URL.
-	opened := new(struct {
-		GuestToken `bun:",extend"`
-		ItemOK     bool `bun:"item_ok"`
-	})
+	// statement: it checks the throttle and the token's state and counts
+	// the use. Whether the token may open the item of the URL is settled
+	// when the opening's log entry is written (AccessEvent.Unchecked):
+	// nothing else depends on it, and the rule would lengthen the one
+	// write every opening of the link waits for.
+	t := new(GuestToken)
 	at := database.TimeArg(s.DB, now)
-	err := s.openLink.QueryRow(ctx, opened, at, at, at, at, hash, at, at, ActionZat, netKey.Key, at, itemArg(item))
+	err := s.openLink.QueryRow(ctx, t, at, at, at, at, hash, at, at, ActionZat, netKey.Key, at)
 	if err == nil {
-		t := &opened.GuestToken
-		ex := Exchange{Token: t, Outcome: Opened}
-		if opened.ItemOK {
-			ex.Item = item
-		}
-		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: ex.Item, Event: EventOpen, Network: network})
-		return ex, nil
+		s.Log.Record(AccessEvent{At: now, TokenID: t.ID, ItemID: item, Unchecked: true, Event: EventOpen, Network: network})
+		return Exchange{Token: t, Outcome: Opened}, nil
 	}
 	if !isNoRows(err) {
 		return Exchange{}, translate(err)
@@ -208,7 +205,7 @@ func (s *Service) ExchangeZat(ctx context.Context, secret, network string, held 
 	if err := s.Throttle.Check(ctx, ActionZat, netKey); err != nil {
 		return Exchange{}, err
 	}
-	t, err := s.tokenByHash(ctx, hash)
+	t, err = s.tokenByHash(ctx, hash)
 	if app.IsNotFound(err) {
 		return Exchange{}, s.zatFailed(ctx, netKey, nil, item, network, "")
 	}
@@ -260,22 +257,21 @@ func (s *Service) startWindow(ctx context.Context, t *GuestToken) (*GuestToken, 
 }
 
 // openLinkSQL is the zat exchange of an unlimited token without password:
-// it checks the throttle and the token's state and access window, counts the
-// use (starting the window at the first), and tells whether the token may
-// open the item of the URL. Arguments: now, now, now, now (firstUseSQL), the
-// lookup hash, now, now, the throttle's action and key, now, the item
-// (itemArg).
+// it checks the throttle and the token's state and access window, and
+// counts the use (starting the window at the first). Arguments: now, now,
+// now, now (firstUseSQL), the lookup hash, now, now, the throttle's action
+// and key, now.
 func openLinkSQL(db bun.IDB) string {
 	return `UPDATE guest_tokens SET uses = uses + 1, last_used_at = ?, ` + firstUseSQL(db) + `
 WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
   AND (valid_from IS NULL OR valid_from <= ?)
   AND max_uses IS NULL AND password_hash IS NULL
   AND NOT EXISTS (SELECT 1 FROM throttle WHERE action = ? AND key = ? AND blocked_until > ?)
-RETURNING *, ` + mayOpenSQL("guest_tokens") + ` AS item_ok`
+RETURNING *`
 }
 
-// newOpenLink prepares openLinkSQL: parsing and planning it (the ACL rule
-// included) cost several times its execution.
+// newOpenLink prepares openLinkSQL: parsing and planning it cost several
+// times its execution.
 func newOpenLink(db *bun.DB) *database.Prepared {
 	text := openLinkSQL(db)
 	return database.NewPrepared(db, numbered(text, "?"), numbered(text, "$"))
@@ -298,12 +294,13 @@ func numbered(text, mark string) string {
 }
 
 // mayOpenSQL is an SQL condition, true when the token in table alias tok
-// (its id and owner_id columns) may open the item given as the statement's
-// last argument: the item belongs to the token's owner and its ACL grants
-// the token (VisibleSQL). The token's state is not part of it, so that a
-// dead token's attempt can still be tied to an item it was shared on.
-func mayOpenSQL(tok string) string {
-	return `EXISTS (SELECT 1 FROM items AS mo WHERE mo.id = ? AND mo.owner_id = ` + tok + `.owner_id AND ` +
+// (its id and owner_id columns) may open the item whose id is the SQL
+// expression item (a placeholder or a column): the item belongs to the
+// token's owner and its ACL grants the token (VisibleSQL). The token's state
+// is not part of it, so that a dead token's attempt can still be tied to an
+// item it was shared on.
+func mayOpenSQL(tok, item string) string {
+	return `EXISTS (SELECT 1 FROM items AS mo WHERE mo.id = ` + item + ` AND mo.owner_id = ` + tok + `.owner_id AND ` +
 		VisibleSQL("mo", tok+".id") + `)`
 }
 
@@ -321,7 +318,7 @@ func (s *Service) openableItem(ctx context.Context, tokenID int64, item *int64) 
 		return nil, nil
 	}
 	var ok bool
-	err := s.DB.NewRaw(`SELECT `+mayOpenSQL("t")+` FROM guest_tokens AS t WHERE t.id = ?`, *item, tokenID).Scan(ctx, &ok)
+	err := s.DB.NewRaw(`SELECT `+mayOpenSQL("t", "?")+` FROM guest_tokens AS t WHERE t.id = ?`, *item, tokenID).Scan(ctx, &ok)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}

@@ -83,7 +83,7 @@ func (s *Service) RecordPreview(ctx context.Context, secret, network, family str
 		ID     int64 `bun:"id"`
 		ItemOK bool  `bun:"item_ok"`
 	}
-	err := s.DB.NewRaw(`SELECT t.id, `+mayOpenSQL("t")+` AS item_ok FROM guest_tokens AS t WHERE t.secret_hash = ?`,
+	err := s.DB.NewRaw(`SELECT t.id, `+mayOpenSQL("t", "?")+` AS item_ok FROM guest_tokens AS t WHERE t.secret_hash = ?`,
 		itemArg(item), LookupHash(s.Keys.Lookup, secret)).Scan(ctx, &row)
 	if isNoRows(err) {
 		return nil

@@ -421,7 +421,7 @@ func (s *Service) View(ctx context.Context, id int64, v Viewer) (*Access, error)
 	now := s.now()
 	tokens := tokensArg(v.Guest)
 	key := viewKey(id, tokens)
-	if a, ok, err := s.views.lookup(ctx, key, now); err != nil || ok {
+	if a, ok, err := s.views.lookup(ctx, key, now, s.Metrics); err != nil || ok {
 		return a, err
 	}
 	row := new(guestRow)

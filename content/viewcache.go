@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"hubshare/app/database"
+	"hubshare/app/metrics"
 )
 
 // A guest's view of an item (the decision, the permissions, the item and the
@@ -82,27 +83,32 @@ func viewKey(item int64, tokens string) string {
 // lookup returns the kept view when the owner's epoch has not moved since
 // it was computed and no token giving it has expired; one query. A view
 // whose epoch moved is dropped.
-func (c *viewCache) lookup(ctx context.Context, key string, now time.Time) (*Access, bool, error) {
+func (c *viewCache) lookup(ctx context.Context, key string, now time.Time, m *metrics.Metrics) (*Access, bool, error) {
 	kv, ok := c.views.GetIfPresent(key)
 	if !ok {
+		m.GuestViewKept("miss")
 		return nil, false, nil
 	}
 	if !kv.ends.IsZero() && !now.Before(kv.ends) {
+		m.GuestViewKept("stale")
 		c.drop(kv)
 		return nil, false, nil
 	}
 	var epoch int64
 	if err := c.epoch.QueryRow(ctx, &epoch, kv.item.OwnerID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
+			m.GuestViewKept("stale")
 			c.drop(kv)
 			return nil, false, nil
 		}
 		return nil, false, translate(err)
 	}
 	if epoch != kv.epoch {
+		m.GuestViewKept("stale")
 		c.drop(kv)
 		return nil, false, nil
 	}
+	m.GuestViewKept("hit")
 	return c.copy(kv), true, nil
 }
 

@@ -35,6 +35,7 @@ type Metrics struct {
 	mediaServed *prometheus.CounterVec
 	mediaStored prometheus.Counter
 	uploads     prometheus.Gauge
+	keptViews   *prometheus.CounterVec
 }
 
 // New makes the registry with the Go runtime, process and build
@@ -64,12 +65,15 @@ func New() *Metrics {
 		Help: "Bytes written to the media store by uploads (every variant)."})
 	m.uploads = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "uploads_in_progress",
 		Help: "Photo files being received and processed now."})
+	m.keptViews = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "guest_view_cache_total",
+		Help: "Guest views by how the kept view served them: hit (kept and current), stale (kept, but its owner's data changed or a token expired), miss (not kept)."},
+		[]string{"result"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		m.requests, m.openings, m.views, m.downloads, m.denials, m.throttled,
-		m.mediaServed, m.mediaStored, m.uploads,
+		m.mediaServed, m.mediaStored, m.uploads, m.keptViews,
 	)
 	return m
 }
@@ -122,6 +126,14 @@ func (m *Metrics) GuestOpened() {
 func (m *Metrics) GuestViewed() {
 	if m != nil {
 		m.views.Inc()
+	}
+}
+
+// GuestViewKept counts one guest view by how the kept views served it:
+// "hit", "stale" or "miss".
+func (m *Metrics) GuestViewKept(result string) {
+	if m != nil {
+		m.keptViews.WithLabelValues(result).Inc()
 	}
 }
 

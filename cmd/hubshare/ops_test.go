@@ -321,6 +321,11 @@ func TestServeMetricsScrape(t *testing.T) {
 				want   float64
 			}{
 				{"hubshare_guest_denials_total", map[string]string{"reason": "unknown_token"}, 1},
+				// The first view of each item runs the statement; the later
+				// post views and the thumbnail (the photo, seen by the same
+				// session) are the kept views.
+				{"hubshare_guest_view_cache_total", map[string]string{"result": "miss"}, 2},
+				{"hubshare_guest_view_cache_total", map[string]string{"result": "hit"}, 3},
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "method": "GET", "status": "2xx"}, 4},
 				// The two link openings; the unknown zat is a 404.
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "method": "GET", "status": "3xx"}, 2},

@@ -1208,8 +1208,17 @@ func TestKeptPostPageIsTheRenderedPage(t *testing.T) {
 		if first != second {
 			t.Errorf("the kept page differs from the rendered one:\n%s\n---\n%s", gtShort(first), gtShort(second))
 		}
-		if h1.Get("Content-Type") != h2.Get("Content-Type") || h2.Get("Content-Type") != "text/html; charset=utf-8" {
-			t.Errorf("Content-Type %q then %q", h1.Get("Content-Type"), h2.Get("Content-Type"))
+		if h2.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("Content-Type %q", h2.Get("Content-Type"))
+		}
+		// Every header but the request's own.
+		for name := range h1 {
+			if name != "Date" && name != "X-Request-Id" && !slices.Equal(h1[name], h2[name]) {
+				t.Errorf("header %s: %q, then %q from the kept page", name, h1[name], h2[name])
+			}
+		}
+		if len(h1) != len(h2) {
+			t.Errorf("headers %v, then %v from the kept page", h1, h2)
 		}
 		if n != 1 {
 			t.Errorf("the kept page ran %d queries, want 1", n)

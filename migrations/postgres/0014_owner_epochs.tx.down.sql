@@ -4,15 +4,13 @@ DROP TRIGGER group_members_epoch_update ON group_members;
 --bun:split
 DROP TRIGGER group_members_epoch_insert ON group_members;
 --bun:split
-DROP FUNCTION owner_epochs_bump_members();
---bun:split
 DROP TRIGGER acl_entries_epoch_delete ON acl_entries;
 --bun:split
 DROP TRIGGER acl_entries_epoch_update ON acl_entries;
 --bun:split
 DROP TRIGGER acl_entries_epoch_insert ON acl_entries;
 --bun:split
-DROP FUNCTION owner_epochs_bump_entries();
+DROP FUNCTION owner_epochs_bump_parent();
 --bun:split
 DROP TRIGGER guest_tokens_epoch_update ON guest_tokens;
 --bun:split

@@ -90,62 +90,41 @@ CREATE TRIGGER guest_tokens_epoch_update AFTER UPDATE ON guest_tokens
     OR OLD.expires_after_first_use IS DISTINCT FROM NEW.expires_after_first_use)
   EXECUTE FUNCTION owner_epochs_bump_row();
 --bun:split
--- Rows of an item (acl_entries): the owner is the item's.
-CREATE FUNCTION owner_epochs_bump_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Rows of an item (acl_entries) or of a group (group_members): the owner is
+-- the parent's. Arguments: the parent's table and the rows' column naming it.
+CREATE FUNCTION owner_epochs_bump_parent() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  parents text := CASE TG_OP
+    WHEN 'INSERT' THEN 'SELECT %2$I FROM new_rows'
+    WHEN 'DELETE' THEN 'SELECT %2$I FROM old_rows'
+    ELSE 'SELECT %2$I FROM old_rows UNION SELECT %2$I FROM new_rows' END;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT i.owner_id FROM items AS i WHERE i.id IN (SELECT item_id FROM new_rows));
-  ELSIF TG_OP = 'DELETE' THEN
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT i.owner_id FROM items AS i WHERE i.id IN (SELECT item_id FROM old_rows));
-  ELSE
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT i.owner_id FROM items AS i
-      WHERE i.id IN (SELECT item_id FROM old_rows UNION SELECT item_id FROM new_rows));
-  END IF;
+  EXECUTE format('UPDATE owner_epochs SET epoch = epoch + 1
+    WHERE owner_id IN (SELECT p.owner_id FROM %1$I AS p WHERE p.id IN (' || parents || '))', TG_ARGV[0], TG_ARGV[1]);
   RETURN NULL;
 END;
 $$;
 --bun:split
 CREATE TRIGGER acl_entries_epoch_insert AFTER INSERT ON acl_entries
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_entries();
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('items', 'item_id');
 --bun:split
 CREATE TRIGGER acl_entries_epoch_update AFTER UPDATE ON acl_entries
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_entries();
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('items', 'item_id');
 --bun:split
 CREATE TRIGGER acl_entries_epoch_delete AFTER DELETE ON acl_entries
   REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_entries();
---bun:split
--- Rows of a group (group_members): the owner is the group's.
-CREATE FUNCTION owner_epochs_bump_members() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT g.owner_id FROM groups AS g WHERE g.id IN (SELECT group_id FROM new_rows));
-  ELSIF TG_OP = 'DELETE' THEN
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT g.owner_id FROM groups AS g WHERE g.id IN (SELECT group_id FROM old_rows));
-  ELSE
-    UPDATE owner_epochs SET epoch = epoch + 1
-    WHERE owner_id IN (SELECT g.owner_id FROM groups AS g
-      WHERE g.id IN (SELECT group_id FROM old_rows UNION SELECT group_id FROM new_rows));
-  END IF;
-  RETURN NULL;
-END;
-$$;
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('items', 'item_id');
 --bun:split
 CREATE TRIGGER group_members_epoch_insert AFTER INSERT ON group_members
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_members();
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('groups', 'group_id');
 --bun:split
 CREATE TRIGGER group_members_epoch_update AFTER UPDATE ON group_members
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_members();
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('groups', 'group_id');
 --bun:split
 CREATE TRIGGER group_members_epoch_delete AFTER DELETE ON group_members
   REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_members();
+  FOR EACH STATEMENT EXECUTE FUNCTION owner_epochs_bump_parent('groups', 'group_id');

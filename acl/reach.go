@@ -125,9 +125,6 @@ WHERE i.owner_id = ? AND t.owner_id = ?
 type reachEdit struct {
 	// Items whose sharing the write can change.
 	Items []int64
-	// Tokens, when only these can be concerned (a group membership);
-	// nil means every candidate of the items.
-	Tokens []int64
 }
 
 // statsDelta is what a write adds to the items and entries counts of
@@ -156,12 +153,7 @@ func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reach
 	if err != nil {
 		return err
 	}
-	concerned := func() ([]int64, error) {
-		if ed.Tokens != nil {
-			return ed.Tokens, nil
-		}
-		return candidates(ctx, tx, owner, ed.Items)
-	}
+	concerned := func() ([]int64, error) { return candidates(ctx, tx, owner, ed.Items) }
 	before, err := concerned()
 	if err != nil {
 		return err
@@ -327,42 +319,30 @@ func diffMultiset(a, b []int64) (onlyA, onlyB []int64) {
 
 // withMembershipChanging runs apply, a write that changes which tokens are in
 // the group, or deletes it; next tells, from the group's tokens before, its
-// tokens as apply leaves them. token_stats follows for the tokens that join or leave: their shares
-// on the items that name the group (and those items' photos), and their
-// entry counts by the entries naming the group.
+// tokens as apply leaves them. The tokens that join or leave lose their kept
+// counts in the same transaction: their reach moves on every item that names
+// the group, which a write must not have to look at, so it is counted again
+// off the request (CatchUpReach), or by the first listing that meets them
+// (keepStats). The write costs the group's tokens, whatever the number of
+// items naming the group.
 func withMembershipChanging(ctx context.Context, tx bun.IDB, owner, group int64, next func(before []int64) ([]int64, error), apply func() error) error {
-	var before, after, named []int64
-	scope := func() (reachEdit, error) {
-		var err error
-		if before, err = groupTokens(ctx, tx, owner, group); err != nil {
-			return reachEdit{}, err
-		}
-		if after, err = next(before); err != nil {
-			return reachEdit{}, err
-		}
-		if err := tx.NewRaw("SELECT item_id FROM acl_entries WHERE principal_id = ?", group).Scan(ctx, &named); err != nil && !isNoRows(err) {
-			return reachEdit{}, translate(err)
-		}
-		left, joined := diffMultiset(before, after)
-		items, err := withPhotos(ctx, tx, owner, named)
-		// Only the tokens that join or leave; none (a token already in the
-		// group, or one that was not) is an empty list, not "every
-		// candidate".
-		return reachEdit{Items: items, Tokens: append(append([]int64{}, left...), joined...)}, err
+	if err := lockOwner(ctx, tx, owner); err != nil {
+		return err
 	}
-	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
-		if err := apply(); err != nil {
-			return err
-		}
-		left, joined := diffMultiset(before, after)
-		for _, t := range left {
-			delta.add(t, 0, -len(named))
-		}
-		for _, t := range joined {
-			delta.add(t, 0, len(named))
-		}
-		return nil
-	})
+	before, err := groupTokens(ctx, tx, owner, group)
+	if err != nil {
+		return err
+	}
+	after, err := next(before)
+	if err != nil {
+		return err
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	left, joined := diffMultiset(before, after)
+	_, err = tx.NewRaw("DELETE FROM token_stats WHERE token_id IN (?)", ids(append(left, joined...))).Exec(ctx)
+	return translate(err)
 }
 
 // groupTokens lists owner's tokens in the group.
@@ -401,37 +381,106 @@ func (s *Service) RebuildTokenStats(ctx context.Context, tx bun.IDB, owner int64
 	return rebuildStats(ctx, tx, owner)
 }
 
-// keepStats gives owner's tokens from before their reach was kept (no
-// token_stats row) their counts, so that a rule reading the counts ("in no
-// ACL") does not take a missing row for none. It costs one EXISTS when
-// every token has its row.
+// keepStats gives owner's tokens whose reach is not kept (no token_stats
+// row: tokens from before the counts were kept, or whose groups changed
+// since the last catch-up, see withMembershipChanging) their counts, so that
+// a rule reading the counts ("in no ACL") does not take a missing row for
+// none. It costs one query when every token has its row; otherwise it
+// counts only the tokens without one.
 func keepStats(ctx context.Context, db bun.IDB, owner int64) error {
-	var missing bool
-	if err := db.NewRaw(`SELECT EXISTS (SELECT 1 FROM guest_tokens AS t LEFT JOIN token_stats AS st ON st.token_id = t.id
-WHERE t.owner_id = ? AND st.token_id IS NULL)`, owner).Scan(ctx, &missing); err != nil {
-		return translate(err)
+	missing, err := unkept(ctx, db, owner, 0)
+	if err != nil || len(missing) == 0 {
+		return err
 	}
-	if !missing {
-		return nil
+	return rebuildStatsOf(ctx, db, owner, missing)
+}
+
+// unkept lists owner's tokens without a token_stats row (at most limit of
+// them, when limit > 0).
+func unkept(ctx context.Context, db bun.IDB, owner int64, limit int) ([]int64, error) {
+	q := `SELECT t.id FROM guest_tokens AS t WHERE t.owner_id = ?
+  AND NOT EXISTS (SELECT 1 FROM token_stats AS st WHERE st.token_id = t.id) ORDER BY t.id`
+	args := []any{owner}
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
 	}
-	return rebuildStats(ctx, db, owner)
+	var out []int64
+	if err := db.NewRaw(q, args...).Scan(ctx, &out); err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// catchUpBatch bounds the tokens one transaction of CatchUpReach counts.
+const catchUpBatch = 50
+
+// CatchUpReach counts the reach of tokens that have no kept counts (a group
+// they joined or left, see withMembershipChanging), a batch per owner in a
+// transaction of its own under the owner's lock, until none is left or ctx
+// ends; it returns how many tokens it counted. A periodic job runs it, so
+// that a membership change costs its own rows and the counting happens off
+// the owner's request; a listing that meets a token before the job did
+// counts that token itself (keepStats).
+func (s *Service) CatchUpReach(ctx context.Context) (int, error) {
+	done := 0
+	for ctx.Err() == nil {
+		var owners []int64
+		err := s.DB.NewRaw(`SELECT DISTINCT t.owner_id FROM guest_tokens AS t
+WHERE NOT EXISTS (SELECT 1 FROM token_stats AS st WHERE st.token_id = t.id) LIMIT ?`, catchUpBatch).Scan(ctx, &owners)
+		if err != nil && !isNoRows(err) {
+			return done, translate(err)
+		}
+		if len(owners) == 0 {
+			return done, nil
+		}
+		for _, owner := range owners {
+			err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				if err := lockOwner(ctx, tx, owner); err != nil {
+					return err
+				}
+				tokens, err := unkept(ctx, tx, owner, catchUpBatch)
+				if err != nil || len(tokens) == 0 {
+					return err
+				}
+				done += len(tokens)
+				return rebuildStatsOf(ctx, tx, owner, tokens)
+			})
+			if err != nil {
+				return done, err
+			}
+		}
+	}
+	return done, ctx.Err()
 }
 
 // rebuildStats recomputes token_stats for every token of owner from scratch,
 // with set operations over the owner's ACL entries: the reference the kept
-// counts must equal, and how tokens without a row get one.
+// counts must equal.
 func rebuildStats(ctx context.Context, tx bun.IDB, owner int64) error {
+	return rebuildStatsOf(ctx, tx, owner, nil)
+}
+
+// rebuildStatsOf recomputes token_stats for the tokens of owner given (nil:
+// every one); its cost is that of the entries naming those tokens and their
+// groups.
+func rebuildStatsOf(ctx context.Context, tx bun.IDB, owner int64, tokens []int64) error {
 	if err := lockOwner(ctx, tx, owner); err != nil {
 		return err
 	}
-	if _, err := tx.NewRaw("DELETE FROM token_stats WHERE token_id IN (SELECT id FROM guest_tokens WHERE owner_id = ?)", owner).Exec(ctx); err != nil {
+	// Which tokens: a list, or every one of the owner.
+	which := bun.Safe("TRUE")
+	if tokens != nil {
+		which = bun.Safe("t.id IN (" + string(ids(tokens)) + ")")
+	}
+	if _, err := tx.NewRaw("DELETE FROM token_stats WHERE token_id IN (SELECT t.id FROM guest_tokens AS t WHERE t.owner_id = ? AND ?)", owner, which).Exec(ctx); err != nil {
 		return translate(err)
 	}
 	_, err := tx.NewRaw(`INSERT INTO token_stats (token_id, items, entries)
 WITH tp AS (
-  SELECT t.id AS tid, t.id AS pid FROM guest_tokens AS t WHERE t.owner_id = ?0
+  SELECT t.id AS tid, t.id AS pid FROM guest_tokens AS t WHERE t.owner_id = ?0 AND ?1
   UNION ALL
-  SELECT gm.principal_id, gm.group_id FROM group_members AS gm JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?0
+  SELECT gm.principal_id, gm.group_id FROM group_members AS gm JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?0 AND ?1
 ), ent AS (
   SELECT tp.tid, e.item_id, e.deny FROM tp JOIN acl_entries AS e ON e.principal_id = tp.pid
   JOIN items AS ei ON ei.id = e.item_id AND ei.owner_id = ?0
@@ -457,7 +506,7 @@ WITH tp AS (
 SELECT t.id, COALESCE(c.n, 0), COALESCE(en.n, 0) FROM guest_tokens AS t
 LEFT JOIN counted AS c ON c.tid = t.id
 LEFT JOIN entries AS en ON en.tid = t.id
-WHERE t.owner_id = ?0`, owner).Exec(ctx)
+WHERE t.owner_id = ?0 AND ?1`, owner, which).Exec(ctx)
 	return translate(err)
 }
 

@@ -85,8 +85,10 @@ func (s *Service) ListTokensPage(ctx context.Context, owner int64, q TokenQuery)
 		if err != nil || !missing || attempt > 0 {
 			return rows, next, err
 		}
-		// Tokens from before the counts were kept: count the owner's once.
-		if err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return rebuildStats(ctx, tx, owner) }); err != nil {
+		// Tokens whose counts are not kept (from before the counts were
+		// kept, or whose groups changed since the last catch-up): count
+		// those.
+		if err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return keepStats(ctx, tx, owner) }); err != nil {
 			return nil, "", err
 		}
 	}

@@ -305,8 +305,9 @@ const accessLogFlushInterval = 2 * time.Second
 const housekeepingInterval = 10 * time.Minute
 
 // periodicJobs are the jobs every instance offers to run and one runs at a
-// time (jobs.Runner): pruning, and the media sweep, which each instance also
-// runs when it starts, to reclaim what a crash of its own left.
+// time (jobs.Runner): pruning, the media sweep, which each instance also
+// runs when it starts, to reclaim what a crash of its own left, the expiry
+// notices, and the tokens' reach after group changes.
 func periodicJobs(svc *acl.Service, cs *content.Service, log *slog.Logger, cfg *app.Config, tk knobs) []jobs.Job {
 	prune, sweep, expiring := housekeepingInterval, mediaSweepInterval, expiringCheckInterval
 	if tk.jobInterval > 0 {
@@ -325,8 +326,20 @@ func periodicJobs(svc *acl.Service, cs *content.Service, log *slog.Logger, cfg *
 			notifyExpiring(ctx, svc, log)
 			return nil
 		}},
+		{Name: "reach-catch-up", Interval: reachCatchUpInterval, Run: func(ctx context.Context) error {
+			n, err := svc.CatchUpReach(ctx)
+			if n > 0 {
+				log.Debug("reach counted", "tokens", n)
+			}
+			return err
+		}},
 	}
 }
+
+// reachCatchUpInterval is how often the tokens whose groups changed get
+// their reach counted (acl.CatchUpReach): soon after the change, off the
+// owner's request.
+const reachCatchUpInterval = 2 * time.Second
 
 // housekeeping prunes expired sessions, throttle counters and old
 // access-log entries.

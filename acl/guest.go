@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
@@ -88,17 +89,37 @@ func (s *Service) SealGuest(g GuestSession) string {
 }
 
 // OpenGuest opens a guest-session cookie; anything forged or stale is an
-// empty session.
+// empty session. A cookie opens to the same session every time (which
+// tokens, at which versions; their state is checked by each request), so
+// the sessions of recent cookies are kept and a browser's requests open its
+// cookie once. The session returned is shared: it must not be changed
+// (With makes a new one).
 func (s *Service) OpenGuest(v string) GuestSession {
 	var g GuestSession
 	if v == "" {
+		return g
+	}
+	if g, ok := s.openedGuests.GetIfPresent(v); ok {
 		return g
 	}
 	b, err := UnsealString(s.Keys.Cookie, purposeGuest, v)
 	if err != nil || json.Unmarshal(b, &g) != nil || len(g.Tokens) > MaxGuestTokens {
 		return GuestSession{}
 	}
+	s.openedGuests.Set(v, g)
 	return g
+}
+
+// openedGuestsBytes bounds the memory of the kept guest sessions.
+const openedGuestsBytes = 4 << 20
+
+func newOpenedGuests() *otter.Cache[string, GuestSession] {
+	return otter.Must(&otter.Options[string, GuestSession]{
+		MaximumWeight: openedGuestsBytes,
+		Weigher: func(cookie string, g GuestSession) uint32 {
+			return uint32(64 + len(cookie) + 48*len(g.Tokens))
+		},
+	})
 }
 
 // Pending marks a link whose token needs an explicit open; it carries no

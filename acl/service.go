@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/uptrace/bun"
 
 	"hubshare/app"
@@ -29,11 +30,14 @@ type Service struct {
 
 	// openLink is the zat exchange's one statement, prepared.
 	openLink *database.Prepared
+	// openedGuests are the guest sessions of recent cookies (OpenGuest).
+	openedGuests *otter.Cache[string, GuestSession]
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, keys *app.Keys) *Service {
-	s := &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock), openLink: newOpenLink(db)}
+	s := &Service{DB: db, Clock: clock, Keys: keys, Throttle: NewThrottle(db, clock), openLink: newOpenLink(db),
+		openedGuests: newOpenedGuests()}
 	s.Log = newAccessLog(db, func(at time.Time, network string) string {
 		// The mark changes every day, so visits can be told apart within a
 		// day but never followed across days, and the address is never kept.

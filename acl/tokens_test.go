@@ -787,3 +787,29 @@ func TestListTokensCountsTokensWithoutKeptReach(t *testing.T) {
 		}
 	})
 }
+
+// A kept guest session is the one the cookie opens to, and a cookie changed
+// by one byte still opens to nothing, after its original was kept.
+func TestOpenGuestKeepsOnlyWhatItOpened(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, "sqlite")
+	w := tkNewWorld(t, db)
+	alice := w.member("alice")
+	one, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("one")})
+	two, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("two")})
+	want := acl.GuestSession{}.With(one).With(two)
+	cookie := w.s.SealGuest(want)
+	for i := range 2 {
+		if got := w.s.OpenGuest(cookie); !slices.Equal(got.TokenIDs(), want.TokenIDs()) || got.Tokens[1].Version != two.SessionVersion {
+			t.Fatalf("open %d: %+v, want %+v", i+1, got, want)
+		}
+	}
+	for _, forged := range []string{cookie[:len(cookie)-1], cookie[:len(cookie)-2] + "AA", "x" + cookie} {
+		if forged == cookie {
+			continue
+		}
+		if got := w.s.OpenGuest(forged); len(got.Tokens) != 0 {
+			t.Errorf("a changed cookie opened to %+v", got)
+		}
+	}
+}

@@ -311,7 +311,7 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 					Items   int   `bun:"items"`
 					Entries int   `bun:"entries"`
 				}
-				if err := db.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.In(tokens)).Scan(ctx, &rows); err != nil {
+				if err := db.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.List(tokens)).Scan(ctx, &rows); err != nil {
 					rt.Fatal(err)
 				}
 				if len(rows) != len(tokens) {

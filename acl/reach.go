@@ -82,18 +82,21 @@ type sharePair struct {
 func candidates(ctx context.Context, tx bun.IDB, owner int64, items []int64) ([]int64, error) {
 	var out []int64
 	// By index from the items to the principals their entries name, and
-	// from named groups to their members; tokens by primary key.
+	// from named groups to their members; tokens by primary key. The CROSS
+	// JOINs keep SQLite's order: left to choose, it scans every owner's
+	// entries by principal and filters them through the items (250 ms at
+	// S4's size, the same for a small owner as for a large one).
 	err := tx.NewRaw(`WITH w (id) AS (VALUES `+rows(items)+`), x AS (
   SELECT i.id FROM w JOIN items AS i ON i.id = w.id AND i.owner_id = ?0
   UNION SELECT i.album_id FROM w JOIN items AS i ON i.id = w.id AND i.owner_id = ?0 AND i.album_id IS NOT NULL
 ), named AS (
-  SELECT e.principal_id AS pid FROM x JOIN acl_entries AS e ON e.item_id = x.id
+  SELECT e.principal_id AS pid FROM x CROSS JOIN acl_entries AS e WHERE e.item_id = x.id
 ), c AS (
   SELECT pid FROM named
   UNION
-  SELECT gm.principal_id FROM named JOIN group_members AS gm ON gm.group_id = named.pid
+  SELECT gm.principal_id FROM named CROSS JOIN group_members AS gm WHERE gm.group_id = named.pid
 )
-SELECT t.id FROM c JOIN guest_tokens AS t ON t.id = c.pid AND t.owner_id = ?0`,
+SELECT t.id FROM c CROSS JOIN guest_tokens AS t WHERE t.id = c.pid AND t.owner_id = ?0`,
 		owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)

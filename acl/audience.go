@@ -51,7 +51,11 @@ func (s *Service) WhoCanOpen(ctx context.Context, owner, item int64) ([]Opener, 
 			return nil, err
 		}
 		if len(ids) > 0 {
-			if err := s.DB.NewSelect().Model(&ts).Where("owner_id = ? AND id IN (?)", owner, bun.List(ids)).Order("id DESC").Scan(ctx); err != nil && !isNoRows(err) {
+			// Each by key (the CROSS JOIN keeps SQLite from reading every
+			// token of the owner in id order instead).
+			err := s.DB.NewRaw(`WITH w (id) AS (VALUES `+rows(ids)+`)
+SELECT t.* FROM w CROSS JOIN guest_tokens AS t WHERE t.id = w.id AND t.owner_id = ? ORDER BY t.id DESC`, owner).Scan(ctx, &ts)
+			if err != nil && !isNoRows(err) {
 				return nil, translate(err)
 			}
 		}
@@ -69,8 +73,7 @@ func (s *Service) WhoCanOpen(ctx context.Context, owner, item int64) ([]Opener, 
 			Name    string `bun:"name"`
 		}
 		err := s.DB.NewRaw(`SELECT gm.principal_id, gm.group_id, g.name FROM group_members AS gm
-JOIN groups AS g ON g.id = gm.group_id AND g.owner_id = ?
-WHERE gm.principal_id IN (?)`, owner, bun.List(ids)).Scan(ctx, &ms)
+CROSS JOIN groups AS g WHERE gm.principal_id IN (?) AND g.id = gm.group_id AND g.owner_id = ?`, bun.List(ids), owner).Scan(ctx, &ms)
 		if err != nil && !isNoRows(err) {
 			return nil, translate(err)
 		}

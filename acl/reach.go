@@ -112,10 +112,12 @@ func sharedPairs(ctx context.Context, tx bun.IDB, owner int64, items, tokens []i
 	// rule.
 	// rule. The ids come as rows, so that both databases look each one up
 	// by primary key rather than scan the owner's items for them.
+	// Every join is a CROSS JOIN, which keeps SQLite's order: with a plain
+	// join to guest_tokens it checked the rule for every token of the owner
+	// and then kept the listed ones.
 	err := tx.NewRaw(`WITH wi (id) AS (VALUES `+rows(items)+`), wt (id) AS (VALUES `+rows(tokens)+`)
-SELECT t.id AS tid, i.id AS iid FROM wi JOIN items AS i ON i.id = wi.id
-CROSS JOIN wt JOIN guest_tokens AS t ON t.id = wt.id
-WHERE i.owner_id = ? AND t.owner_id = ?
+SELECT t.id AS tid, i.id AS iid FROM wi CROSS JOIN items AS i CROSS JOIN wt CROSS JOIN guest_tokens AS t
+WHERE i.id = wi.id AND t.id = wt.id AND i.owner_id = ? AND t.owner_id = ?
   AND `+VisibleSQL("i", "t.id")+` AND NOT `+PublicSQL("i"),
 		owner, owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {

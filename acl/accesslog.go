@@ -65,9 +65,8 @@ type accessRow struct {
 	// the notifications of the flush (notifyFromLog); never stored here.
 	netMark string `bun:"-"`
 	// unchecked: ItemID is kept only if the token may open it (see
-	// AccessEvent.Unchecked); the flush settles it first (checkTies), and
-	// untied tells that it took the item away.
-	unchecked, untied bool
+	// AccessEvent.Unchecked); the flush settles it first (checkTies).
+	unchecked bool
 }
 
 // mergeKey is what makes two events identical for merging: everything but
@@ -520,17 +519,14 @@ func (l *AccessLog) noteWritten(rows []accessRow) {
 func (l *AccessLog) insert(ctx context.Context, rows []accessRow, timeout time.Duration) (stored, xid int64, err error) {
 	pg := !database.IsSQLite(l.db)
 	var notes []Notification
-	values, args := valuesOf(rows, pg)
 	const live = `EXISTS (SELECT 1 FROM guest_tokens AS t WHERE t.id = v.token_id)
   AND (v.item_id IS NULL OR EXISTS (SELECT 1 FROM items AS i WHERE i.id = v.item_id))`
 	xid, err = l.exec(ctx, timeout, func(ctx context.Context, db bun.IDB) error {
+		// The ties first: the statements below read the rows as settled.
 		if err := checkTies(ctx, db, rows); err != nil {
 			return err
 		}
-		values, args := values, args
-		if untied(rows) {
-			values, args = valuesOf(rows, pg)
-		}
+		values, args := valuesOf(rows, pg)
 		// Each stored entry answers its count, so that the events of
 		// deleted tokens or items left out are told exactly.
 		var counts []int64
@@ -660,22 +656,10 @@ WHERE `+mayOpenSQL("t", "c.item_id"), args...).Scan(ctx, &ok)
 		}
 		if !keep[i] {
 			r.ItemID = nil
-			r.untied = true
 		}
 		r.unchecked = false
 	}
 	return nil
-}
-
-// untied reports whether checkTies took an item from a row, so that the
-// VALUES list is made again.
-func untied(rows []accessRow) bool {
-	for i := range rows {
-		if rows[i].untied {
-			return true
-		}
-	}
-	return false
 }
 
 // errUncertain marks a failed COMMIT: the transaction may have committed.

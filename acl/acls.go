@@ -80,7 +80,18 @@ func (s *Service) PutACL(ctx context.Context, owner, item int64, a ACL) (*ACL, e
 		if err := checkPrincipals(ctx, tx, owner, append(slices.Clone(allow), deny...), true); err != nil {
 			return err
 		}
-		err := withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+		next := func(map[int64]bool) map[int64]bool {
+			m := make(map[int64]bool, len(allow)+len(deny))
+			for _, id := range allow {
+				m[id] = false
+			}
+			for _, id := range deny {
+				m[id] = true
+			}
+			return m
+		}
+		edit := &entryEdit{public: &a.Public, next: next}
+		err := withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
 			if _, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx); err != nil {
 				return translate(err)
 			}
@@ -124,7 +135,8 @@ func (s *Service) grant(ctx context.Context, tx bun.IDB, owner, item, principal 
 	if err := checkPrincipals(ctx, tx, owner, []int64{principal}, true); err != nil {
 		return err
 	}
-	return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+	edit := &entryEdit{next: func(m map[int64]bool) map[int64]bool { m[principal] = deny; return m }}
+	return withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
 		_, err := tx.NewInsert().Model(&aclEntry{ItemID: item, PrincipalID: principal, Deny: deny}).
 			On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx)
 		return translate(err)
@@ -137,7 +149,8 @@ func (s *Service) Ungrant(ctx context.Context, owner, item, principal int64) err
 		if _, err := ownedItem(ctx, tx, owner, item); err != nil {
 			return err
 		}
-		return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+		edit := &entryEdit{next: func(m map[int64]bool) map[int64]bool { delete(m, principal); return m }}
+		return withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
 			_, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id = ?", item, principal).Exec(ctx)
 			return translate(err)
 		})
@@ -150,7 +163,7 @@ func (s *Service) SetPublic(ctx context.Context, owner, item int64, public bool)
 		if _, err := ownedItem(ctx, tx, owner, item); err != nil {
 			return err
 		}
-		return withItemsChanging(ctx, tx, owner, []int64{item}, func() error {
+		return withItemsChanging(ctx, tx, owner, []int64{item}, nil, func() error {
 			_, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ? AND owner_id = ?", public, s.now(), item, owner).Exec(ctx)
 			return translate(err)
 		})

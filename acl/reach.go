@@ -3,6 +3,7 @@ package acl
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -130,6 +131,11 @@ WHERE i.id = wi.id AND t.id = wt.id AND i.owner_id = ? AND t.owner_id = ?
 type reachEdit struct {
 	// Items whose sharing the write can change.
 	Items []int64
+	// Narrow says that only Tokens can gain or lose the items; otherwise
+	// every token the items' entries name, before and after, can
+	// (candidates).
+	Narrow bool
+	Tokens []int64
 }
 
 // statsDelta is what a write adds to the items and entries counts of
@@ -158,7 +164,12 @@ func withReach(ctx context.Context, tx bun.IDB, owner int64, scope func() (reach
 	if err != nil {
 		return err
 	}
-	concerned := func() ([]int64, error) { return candidates(ctx, tx, owner, ed.Items) }
+	concerned := func() ([]int64, error) {
+		if ed.Narrow {
+			return ed.Tokens, nil
+		}
+		return candidates(ctx, tx, owner, ed.Items)
+	}
 	before, err := concerned()
 	if err != nil {
 		return err
@@ -251,8 +262,93 @@ WHERE gm.group_id IN (?)`, owner, ids(keys)).Scan(ctx, &members)
 // itemPrincipals lists the principals the entries of the items name, one per
 // entry.
 func itemPrincipals(ctx context.Context, tx bun.IDB, items []int64) ([]int64, error) {
+	es, err := itemEntries(ctx, tx, items)
+	out := make([]int64, len(es))
+	for i, e := range es {
+		out[i] = e.PrincipalID
+	}
+	return out, err
+}
+
+// entryRow is the principal an entry names, and whether it denies.
+type entryRow struct {
+	PrincipalID int64 `bun:"principal_id"`
+	Deny        bool  `bun:"deny"`
+}
+
+// itemEntries lists the entries of the items.
+func itemEntries(ctx context.Context, tx bun.IDB, items []int64) ([]entryRow, error) {
+	var out []entryRow
+	err := tx.NewRaw("SELECT principal_id, deny FROM acl_entries WHERE item_id IN (?)", ids(items)).Scan(ctx, &out)
+	if err != nil && !isNoRows(err) {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// An entryEdit describes a write that changes the entries of one item and
+// nothing else the rule reads: not its album, not its existence, and not its
+// public flag (public, when the write sets the flag, is the value it sets;
+// the edit is narrow only when the flag has that value already). next gives,
+// from the item's entries before (principal → deny), the entries it leaves.
+//
+// Such a write can change the share of the item, and of its photos, only for
+// the tokens that a changed entry names, directly or through a group: every
+// other token is matched by exactly the same entries before and after, so
+// the rule's answer for it stays. The write then costs the tokens it
+// changes, not every token that the item's groups hold.
+type entryEdit struct {
+	public *bool
+	next   func(before map[int64]bool) map[int64]bool
+}
+
+// narrow sets in ed the tokens a write of one item's entries can change (see
+// entryEdit), from the item's entries before it. It leaves ed as it is when
+// the write changes the public flag.
+func (e *entryEdit) narrow(ctx context.Context, tx bun.IDB, owner, item int64, entries []entryRow, ed *reachEdit) error {
+	if e.public != nil {
+		var public bool
+		if err := tx.NewRaw("SELECT public FROM items WHERE id = ? AND owner_id = ?", item, owner).Scan(ctx, &public); err != nil {
+			return translate(err)
+		}
+		if public != *e.public {
+			return nil
+		}
+	}
+	before := make(map[int64]bool, len(entries))
+	for _, en := range entries {
+		before[en.PrincipalID] = en.Deny
+	}
+	after := e.next(maps.Clone(before))
+	var changed []int64
+	for p, deny := range before {
+		if now, ok := after[p]; !ok || now != deny {
+			changed = append(changed, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			changed = append(changed, p)
+		}
+	}
+	tokens, err := tokensNamedBy(ctx, tx, owner, changed)
+	if err != nil {
+		return err
+	}
+	ed.Narrow, ed.Tokens = true, tokens
+	return nil
+}
+
+// tokensNamedBy lists owner's tokens among the principals, and in the groups
+// among them: the tokens that entries naming the principals match.
+func tokensNamedBy(ctx context.Context, tx bun.IDB, owner int64, principals []int64) ([]int64, error) {
 	var out []int64
-	err := tx.NewRaw("SELECT principal_id FROM acl_entries WHERE item_id IN (?)", ids(items)).Scan(ctx, &out)
+	// By key from each principal (CROSS JOIN keeps SQLite's order).
+	err := tx.NewRaw(`WITH p (id) AS (VALUES `+rows(principals)+`)
+SELECT t.id FROM p CROSS JOIN guest_tokens AS t WHERE t.id = p.id AND t.owner_id = ?0
+UNION
+SELECT t.id FROM p CROSS JOIN group_members AS gm CROSS JOIN guest_tokens AS t
+WHERE gm.group_id = p.id AND t.id = gm.principal_id AND t.owner_id = ?0`, owner).Scan(ctx, &out)
 	if err != nil && !isNoRows(err) {
 		return nil, translate(err)
 	}
@@ -262,16 +358,27 @@ func itemPrincipals(ctx context.Context, tx bun.IDB, items []int64) ([]int64, er
 // withItemsChanging runs apply, a write that changes the ACL entries, public
 // flags, albums or existence of the items, and keeps token_stats in step: the
 // shares of the items and of their photos, and the entry counts of what the
-// items' entries name before and after.
-func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, apply func() error) error {
+// items' entries name before and after. edit, for a write of one item's
+// entries only, narrows the tokens whose shares are counted again.
+func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, edit *entryEdit, apply func() error) error {
 	var entriesBefore []int64
 	scope := func() (reachEdit, error) {
 		all, err := withPhotos(ctx, tx, owner, items)
 		if err != nil {
 			return reachEdit{}, err
 		}
-		entriesBefore, err = itemPrincipals(ctx, tx, items)
-		return reachEdit{Items: all}, err
+		entries, err := itemEntries(ctx, tx, items)
+		if err != nil {
+			return reachEdit{}, err
+		}
+		for _, e := range entries {
+			entriesBefore = append(entriesBefore, e.PrincipalID)
+		}
+		ed := reachEdit{Items: all}
+		if edit != nil && len(items) == 1 {
+			err = edit.narrow(ctx, tx, owner, items[0], entries, &ed)
+		}
+		return ed, err
 	}
 	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
 		if err := apply(); err != nil {
@@ -378,7 +485,7 @@ func tokensAmong(ctx context.Context, tx bun.IDB, owner int64, list []int64) ([]
 // out of an album, an item deleted, a photo saved into an album), and keeps
 // the tokens' reach in step. tx must be a transaction.
 func (s *Service) ItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, apply func() error) error {
-	return withItemsChanging(ctx, tx, owner, items, apply)
+	return withItemsChanging(ctx, tx, owner, items, nil, apply)
 }
 
 // RebuildTokenStats counts the reach of every token of owner from scratch

@@ -788,6 +788,100 @@ func TestListTokensCountsTokensWithoutKeptReach(t *testing.T) {
 	})
 }
 
+// A write of one item's entries recounts only the tokens of the entries that
+// change, directly or through their groups, and the counts stay those a
+// count from scratch gives: for a post and for an album's photos, for a
+// group's tokens, a deny, an entry removed, a whole list replaced with the
+// same flag, and a list whose public flag flips.
+func TestEntryEditsKeepTheCountsOfTheTokensTheyChange(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		w := tkNewWorld(t, db)
+		ctx := context.Background()
+		alice := w.member("alice")
+		inG, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("in G")})
+		inGH, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("in G and H")})
+		inH, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("in H")})
+		direct, _ := w.token(alice.ID, acl.TokenInput{Name: tkPtr("direct")})
+		g := w.group(alice.ID, "G", inG.ID, inGH.ID)
+		h := w.group(alice.ID, "H", inGH.ID, inH.ID)
+		post := w.post(alice.ID, "post")
+		album := w.album(alice.ID, "album")
+		photo := w.photo(alice.ID, album, "photo")
+		w.photo(alice.ID, album, "another photo")
+		tokens := []int64{inG.ID, inGH.ID, inH.ID, direct.ID}
+		if _, err := w.s.CatchUpReach(ctx); err != nil { // the groups' new tokens
+			t.Fatal(err)
+		}
+
+		stats := func(q bun.IDB) map[int64][2]int {
+			t.Helper()
+			var rows []struct {
+				TokenID int64 `bun:"token_id"`
+				Items   int   `bun:"items"`
+				Entries int   `bun:"entries"`
+			}
+			if err := q.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.List(tokens)).Scan(ctx, &rows); err != nil {
+				t.Fatal(err)
+			}
+			out := map[int64][2]int{}
+			for _, r := range rows {
+				out[r.TokenID] = [2]int{r.Items, r.Entries}
+			}
+			return out
+		}
+		// The reference: the counts from scratch, in a transaction undone.
+		fromScratch := func() map[int64][2]int {
+			t.Helper()
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback() }()
+			if err := w.s.RebuildTokenStats(ctx, tx, alice.ID); err != nil {
+				t.Fatal(err)
+			}
+			return stats(tx)
+		}
+		put := func(item int64, public bool, allow, deny []int64) func() error {
+			return func() error {
+				_, err := w.s.PutACL(ctx, alice.ID, item, acl.ACL{Public: public, Allow: allow, Deny: deny})
+				return err
+			}
+		}
+		steps := []struct {
+			name  string
+			write func() error
+			items map[int64]int // items shared with each token after the step, where it is not 0
+		}{
+			{"post to G", put(post, false, []int64{g}, nil), map[int64]int{inG.ID: 1, inGH.ID: 1}},
+			{"H denied the post", func() error { return w.s.Grant(ctx, alice.ID, post, h, true) }, map[int64]int{inG.ID: 1}},
+			{"H's deny removed", func() error { return w.s.Ungrant(ctx, alice.ID, post, h) }, map[int64]int{inG.ID: 1, inGH.ID: 1}},
+			{"album to H and a token", put(album, false, []int64{h, direct.ID}, nil), map[int64]int{inG.ID: 1, inGH.ID: 4, inH.ID: 3, direct.ID: 3}},
+			{"a photo denies G", func() error { return w.s.Grant(ctx, alice.ID, photo, g, true) }, map[int64]int{inG.ID: 1, inGH.ID: 3, inH.ID: 3, direct.ID: 3}},
+			{"H turned to deny on the album", func() error { return w.s.Grant(ctx, alice.ID, album, h, true) }, map[int64]int{inG.ID: 1, inGH.ID: 1, direct.ID: 3}},
+			{"album list replaced, same flag", put(album, false, []int64{g}, []int64{direct.ID}), map[int64]int{inG.ID: 3, inGH.ID: 3}},
+			{"post made public", put(post, true, []int64{g}, nil), map[int64]int{inG.ID: 2, inGH.ID: 2}},
+			{"public post's list replaced, same flag", put(post, true, []int64{h, direct.ID}, nil), map[int64]int{inG.ID: 2, inGH.ID: 2}},
+			{"post private again", put(post, false, []int64{h, direct.ID}, nil), map[int64]int{inG.ID: 2, inGH.ID: 3, inH.ID: 1, direct.ID: 1}},
+		}
+		for _, st := range steps {
+			if err := st.write(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			kept, want := stats(db), fromScratch()
+			for _, tk := range tokens {
+				if kept[tk] != want[tk] {
+					t.Errorf("%s: token %d kept items, entries %v, counted from scratch %v", st.name, tk, kept[tk], want[tk])
+				}
+				if kept[tk][0] != st.items[tk] {
+					t.Errorf("%s: token %d is shared %d items, want %d", st.name, tk, kept[tk][0], st.items[tk])
+				}
+			}
+		}
+	})
+}
+
 // A kept guest session is the one the cookie opens to, and a cookie changed
 // by one byte still opens to nothing, after its original was kept.
 func TestOpenGuestKeepsOnlyWhatItOpened(t *testing.T) {

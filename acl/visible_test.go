@@ -164,7 +164,7 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 			type edit func() error
 			var edits []edit
 			for e := range rapid.IntRange(0, 6).Draw(rt, "edits") {
-				switch rapid.IntRange(0, 5).Draw(rt, fmt.Sprintf("edit %d", e)) {
+				switch rapid.IntRange(0, 6).Draw(rt, fmt.Sprintf("edit %d", e)) {
 				case 5:
 					// The job that counts the tokens whose groups changed,
 					// running among the edits.
@@ -195,6 +195,24 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 					default:
 						edits = append(edits, func() error { return w.s.Ungrant(ctx, owner, it.id, p) })
 					}
+				case 6:
+					// A whole new list, mostly with the flag it had (a
+					// write of the entries only, which recounts only the
+					// tokens of the entries that change).
+					it := items[rapid.IntRange(0, len(items)-1).Draw(rt, fmt.Sprintf("edit %d list item", e))]
+					if it.owner != owner {
+						continue
+					}
+					a := acl.ACL{Public: it.acl.Public != (rapid.IntRange(0, 3).Draw(rt, fmt.Sprintf("edit %d flips public", e)) == 0)}
+					for _, p := range ownPool {
+						switch rapid.IntRange(0, 3).Draw(rt, fmt.Sprintf("edit %d principal %d", e, p)) {
+						case 2:
+							a.Allow = append(a.Allow, p)
+						case 3:
+							a.Deny = append(a.Deny, p)
+						}
+					}
+					edits = append(edits, func() error { _, err := w.s.PutACL(ctx, owner, it.id, a); return err })
 				case 3:
 					it := items[rapid.IntRange(0, len(items)-1).Draw(rt, fmt.Sprintf("edit %d public item", e))]
 					if it.owner != owner {

@@ -79,11 +79,13 @@ type Service struct {
 
 	guestView *database.Prepared
 	views     *viewCache
+	objects   *media.ObjectCache
 }
 
 // NewService wires a Service.
 func NewService(db *bun.DB, clock app.Clock, a *acl.Service, store media.Store, maxUpload int64) *Service {
-	s := &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db), views: newViewCache(db)}
+	s := &Service{DB: db, Clock: clock, ACL: a, Media: store, MaxUpload: maxUpload, guestView: newGuestView(db), views: newViewCache(db),
+		objects: media.NewObjectCache(mediaCacheBytes, mediaCacheObject)}
 	s.CommentAdded = s.notifyComment
 	return s
 }
@@ -325,7 +327,7 @@ func (s *Service) DeleteItem(ctx context.Context, owner, id int64) error {
 		return err
 	}
 	if it.MediaKey != nil {
-		return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, *it.MediaKey)
+		return s.deletePhoto(ctx, *it.MediaKey)
 	}
 	return nil
 }

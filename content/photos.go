@@ -108,7 +108,28 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // DiscardPhoto removes the files of a photo that did not become an item.
 func (s *Service) DiscardPhoto(ctx context.Context, p *media.Photo) error {
-	return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, p.Key)
+	return s.deletePhoto(ctx, p.Key)
+}
+
+// Small photo files are kept in memory once opened (media.ObjectCache): a
+// gallery asks for its thumbnails many at a time, and each would otherwise
+// cost an open, a stat and a read of the disk, or a round trip to an object
+// store. mediaCacheObject is the largest file kept (a thumbnail is about 20
+// KiB; large variants and originals are read from the store each time), and
+// mediaCacheBytes bounds them all.
+const (
+	mediaCacheBytes  = 16 << 20
+	mediaCacheObject = 128 << 10
+)
+
+// deletePhoto deletes the files of a photo and forgets what is kept of them.
+func (s *Service) deletePhoto(ctx context.Context, base string) error {
+	keys := make([]string, len(media.Variants))
+	for i, v := range media.Variants {
+		keys[i] = media.VariantKey(base, v)
+	}
+	s.objects.Forget(keys...)
+	return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, base)
 }
 
 // SavePhoto records an ingested photo as a private item of owner, in one of
@@ -201,7 +222,11 @@ func (s *Service) OpenMedia(ctx context.Context, it *Item, variant string) (medi
 	if it.Kind != KindPhoto || it.MediaKey == nil {
 		return nil, errNoItem
 	}
-	return s.Media.Open(ctx, media.VariantKey(*it.MediaKey, variant))
+	obj, kept, err := s.objects.Open(ctx, s.Media, media.VariantKey(*it.MediaKey, variant))
+	if err == nil {
+		s.Metrics.MediaOpened(kept)
+	}
+	return obj, err
 }
 
 // Download is one file of an album's download: the photo and the stored
@@ -300,6 +325,7 @@ func (s *Service) SweepMedia(ctx context.Context, minAge time.Duration) (SweepRe
 		}
 		for _, base := range batch {
 			for _, o := range files[base] {
+				s.objects.Forget(o.Key)
 				if err := s.Media.Delete(ctx, o.Key); err != nil {
 					return fmt.Errorf("sweep %s: %w", o.Key, err)
 				}

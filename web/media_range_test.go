@@ -151,3 +151,42 @@ func TestInterruptedS3UploadLeavesNothing(t *testing.T) {
 		t.Fatalf("%d items after an interrupted upload", n)
 	}
 }
+
+// A thumbnail kept in memory after its first request is still served only
+// through the ACL of each request: a guest whose link is revoked, or who asks
+// after the photo is deleted, gets nothing, on both stores.
+func TestKeptThumbnailFollowsTheACL(t *testing.T) {
+	eachStoreEnv(t, func(t *testing.T, e *env) {
+		alice := gtNewOwner(t, e, "alice")
+		id := e.uploadPhoto(alice.key, "p", testJPEG(t, 640, 480), 0)
+		kept, gone := alice.share(id, "{}"), alice.share(id, "{}")
+		guest, other := e.client(), e.client()
+		gtOpenLink(t, guest, kept.Link)
+		gtOpenLink(t, other, gone.Link)
+		path := fmt.Sprintf("/media/%d/thumb", id)
+		var first []byte
+		for i := range 3 {
+			for _, cl := range []*client{guest, other} {
+				resp := cl.get(path)
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" || len(b) == 0 {
+					t.Fatalf("thumb, request %d: %d %q, %d bytes", i+1, resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+				}
+				if first == nil {
+					first = b
+				} else if !bytes.Equal(b, first) {
+					t.Fatalf("thumb, request %d: other bytes than the first time", i+1)
+				}
+			}
+		}
+		alice.call(http.MethodDelete, fmt.Sprintf("/api/v1/tokens/%d", gone.ID), "", http.StatusNoContent)
+		if resp := other.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("thumb after the link was revoked: %d, want 404", resp.StatusCode)
+		}
+		alice.call(http.MethodDelete, fmt.Sprintf("/api/v1/items/%d", id), "", http.StatusNoContent)
+		if resp := guest.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("thumb after the photo was deleted: %d, want 404", resp.StatusCode)
+		}
+	})
+}

@@ -36,6 +36,7 @@ type Metrics struct {
 	mediaStored prometheus.Counter
 	uploads     prometheus.Gauge
 	keptViews   *prometheus.CounterVec
+	mediaOpened *prometheus.CounterVec
 }
 
 // New makes the registry with the Go runtime, process and build
@@ -68,12 +69,15 @@ func New() *Metrics {
 	m.keptViews = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "guest_view_cache_total",
 		Help: "Guest views by how the kept view served them: hit (kept and current), stale (kept, but its owner's data changed or a token expired), miss (not kept)."},
 		[]string{"result"})
+	m.mediaOpened = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "media_cache_total",
+		Help: "Photo files opened, by where they came from: hit (kept in memory) or miss (read from the media store)."},
+		[]string{"result"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		m.requests, m.openings, m.views, m.downloads, m.denials, m.throttled,
-		m.mediaServed, m.mediaStored, m.uploads, m.keptViews,
+		m.mediaServed, m.mediaStored, m.uploads, m.keptViews, m.mediaOpened,
 	)
 	return m
 }
@@ -134,6 +138,17 @@ func (m *Metrics) GuestViewed() {
 func (m *Metrics) GuestViewKept(result string) {
 	if m != nil {
 		m.keptViews.WithLabelValues(result).Inc()
+	}
+}
+
+// MediaOpened counts one photo file opened, kept in memory or not.
+func (m *Metrics) MediaOpened(kept bool) {
+	if m != nil {
+		result := "miss"
+		if kept {
+			result = "hit"
+		}
+		m.mediaOpened.WithLabelValues(result).Inc()
 	}
 }
 

@@ -260,7 +260,7 @@ func TestServeMetricsScrape(t *testing.T) {
 			postPath, photoPath := fmt.Sprintf("/items/%d", post.ID), fmt.Sprintf("/items/%d", photo)
 
 			// Two openings, three views of the post, one of the photo and
-			// its thumbnail.
+			// its thumbnail twice.
 			guest := newCookieClient()
 			if code, _ := h.get(guest, postPath+"?zat="+postZat); code != http.StatusSeeOther {
 				t.Fatalf("open the post's link: %d", code)
@@ -279,6 +279,9 @@ func TestServeMetricsScrape(t *testing.T) {
 			code, thumb := h.get(guest, fmt.Sprintf("/media/%d/thumb", photo))
 			if code != http.StatusOK || len(thumb) == 0 {
 				t.Fatalf("guest thumbnail: %d, %d bytes", code, len(thumb))
+			}
+			if code, again := h.get(guest, fmt.Sprintf("/media/%d/thumb", photo)); code != http.StatusOK || !bytes.Equal(again, thumb) {
+				t.Fatalf("guest thumbnail again: %d, %d bytes (%d the first time)", code, len(again), len(thumb))
 			}
 			// One unknown token: a denial.
 			if code, _ := h.get(newCookieClient(), postPath+"?zat=hsg_"+strings.Repeat("A", 43)); code != http.StatusNotFound {
@@ -322,18 +325,21 @@ func TestServeMetricsScrape(t *testing.T) {
 			}{
 				{"hubshare_guest_denials_total", map[string]string{"reason": "unknown_token"}, 1},
 				// The first view of each item runs the statement; the later
-				// post views and the thumbnail (the photo, seen by the same
+				// post views and the thumbnails (the photo, seen by the same
 				// session) are the kept views.
 				{"hubshare_guest_view_cache_total", map[string]string{"result": "miss"}, 2},
-				{"hubshare_guest_view_cache_total", map[string]string{"result": "hit"}, 3},
+				{"hubshare_guest_view_cache_total", map[string]string{"result": "hit"}, 4},
+				// The thumbnail's file is read once, then kept.
+				{"hubshare_media_cache_total", map[string]string{"result": "miss"}, 1},
+				{"hubshare_media_cache_total", map[string]string{"result": "hit"}, 1},
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "method": "GET", "status": "2xx"}, 4},
 				// The two link openings; the unknown zat is a 404.
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "method": "GET", "status": "3xx"}, 2},
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/items/:id", "method": "GET", "status": "4xx"}, 1},
-				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/media/:id/:variant", "method": "GET", "status": "2xx"}, 1},
+				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/media/:id/:variant", "method": "GET", "status": "2xx"}, 2},
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "/api/v1/photos", "method": "POST", "status": "2xx"}, 1},
 				{"hubshare_http_request_duration_seconds", map[string]string{"route": "unmatched", "method": "GET", "status": "4xx"}, 1},
-				{"hubshare_media_served_bytes_total", map[string]string{"variant": "thumb"}, float64(len(thumb))},
+				{"hubshare_media_served_bytes_total", map[string]string{"variant": "thumb"}, float64(2 * len(thumb))},
 				{"hubshare_uploads_in_progress", nil, 0},
 				{"hubshare_access_log_dropped_events_total", nil, 0},
 				{"hubshare_access_log_flush_retries_total", nil, 0},

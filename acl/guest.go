@@ -295,7 +295,7 @@ RETURNING *`
 // times its execution.
 func newOpenLink(db *bun.DB) *database.Prepared {
 	text := openLinkSQL(db)
-	return database.NewPrepared(db, numbered(text, "?"), numbered(text, "$"))
+	return database.NewPreparedWrite(db, numbered(text, "?"), numbered(text, "$"))
 }
 
 // numbered gives the statement's placeholders their positions (?1 or $1 …),

@@ -3,6 +3,8 @@ package database_test
 import (
 	"context"
 	"io/fs"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,4 +165,71 @@ func TestTranslateNoSpace(t *testing.T) {
 			t.Errorf("WriteProblem after a successful write: %v", err)
 		}
 	})
+}
+
+// inflight is a query hook that tracks how many statements run at once.
+type inflight struct {
+	now, max atomic.Int64
+}
+
+func (h *inflight) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	n := h.now.Add(1)
+	for m := h.max.Load(); n > m && !h.max.CompareAndSwap(m, n); m = h.max.Load() {
+	}
+	return ctx
+}
+
+func (h *inflight) AfterQuery(context.Context, *bun.QueryEvent) { h.now.Add(-1) }
+
+// Prepared writes sent at the same time all land, each once; on SQLite they
+// run one at a time in the process, instead of sleeping on the lock.
+func TestPreparedWritesTakeTurnsOnSQLite(t *testing.T) {
+	for _, d := range dbtest.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := dbtest.Open(t, d)
+			if _, err := db.ExecContext(ctx, "CREATE TABLE bump (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO bump (id, n) VALUES (1, 0)"); err != nil {
+				t.Fatal(err)
+			}
+			h := &inflight{}
+			database.AddQueryHook(db, h)
+			bump := database.NewPreparedWrite(db,
+				"UPDATE bump SET n = n + 1 WHERE id = ?1 RETURNING n",
+				"UPDATE bump SET n = n + 1 WHERE id = $1 RETURNING n")
+			const writers, each = 16, 40
+			seen := make(chan int, writers*each)
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for range each {
+						var n int
+						if err := bump.QueryRow(ctx, &n, 1); err != nil {
+							t.Error(err)
+							return
+						}
+						seen <- n
+					}
+				})
+			}
+			wg.Wait()
+			close(seen)
+			got := map[int]bool{}
+			for n := range seen {
+				if got[n] {
+					t.Fatalf("two writes returned %d", n)
+				}
+				got[n] = true
+			}
+			if len(got) != writers*each {
+				t.Fatalf("%d writes returned, want %d", len(got), writers*each)
+			}
+			if d == "sqlite" && h.max.Load() != 1 {
+				t.Errorf("%d prepared writes ran at once on SQLite, want 1", h.max.Load())
+			}
+		})
+	}
 }

@@ -21,6 +21,10 @@ type Prepared struct {
 	db               *bun.DB
 	sqlite, postgres string
 
+	// writer, for a statement that writes on SQLite, takes the process's
+	// such statements in turn (NewPreparedWrite).
+	writer *sync.Mutex
+
 	mu   sync.Mutex
 	stmt *sql.Stmt
 }
@@ -28,6 +32,21 @@ type Prepared struct {
 // NewPrepared declares a statement; it is prepared on first use.
 func NewPrepared(db *bun.DB, sqlite, postgres string) *Prepared {
 	return &Prepared{db: db, sqlite: sqlite, postgres: postgres}
+}
+
+// NewPreparedWrite declares a statement that writes, run often and at the
+// same time by many requests (a link opening). SQLite lets one connection
+// write at a time, and a connection that finds the lock taken sleeps (a
+// millisecond, then longer) before it tries again: a burst of such writes
+// would spend its time asleep while the lock is free. On SQLite they are
+// therefore taken in turn inside the process, each starting as soon as the
+// one before is done; PostgreSQL locks rows, and runs them as they come.
+func NewPreparedWrite(db *bun.DB, sqlite, postgres string) *Prepared {
+	p := NewPrepared(db, sqlite, postgres)
+	if IsSQLite(db) {
+		p.writer = writerOf(db)
+	}
+	return p
 }
 
 func (p *Prepared) get(ctx context.Context) (*sql.Stmt, error) {
@@ -51,6 +70,12 @@ func (p *Prepared) QueryRow(ctx context.Context, dest any, args ...any) error {
 	stmt, err := p.get(ctx)
 	if err != nil {
 		return err
+	}
+	if p.writer != nil {
+		// Held until the statement is done and its write committed; the
+		// hooks see the statement, not the wait.
+		p.writer.Lock()
+		defer p.writer.Unlock()
 	}
 	ev := &bun.QueryEvent{DB: p.db, Query: p.text(), StartTime: time.Now()}
 	hs := hooksOf(p.db)
@@ -93,7 +118,20 @@ func (p *Prepared) text() string {
 var (
 	hooksMu sync.Mutex
 	hooks   = map[*bun.DB][]bun.QueryHook{}
+	writers = map[*bun.DB]*sync.Mutex{}
 )
+
+// writerOf is the lock that takes db's prepared writes in turn.
+func writerOf(db *bun.DB) *sync.Mutex {
+	hooksMu.Lock()
+	defer hooksMu.Unlock()
+	w := writers[db]
+	if w == nil {
+		w = new(sync.Mutex)
+		writers[db] = w
+	}
+	return w
+}
 
 // AddQueryHook adds a query hook to db that also sees the prepared
 // statements run through Prepared (bun's own hooks only see bun's queries).
@@ -114,6 +152,7 @@ func Close(db *bun.DB) error {
 func forgetHooks(db *bun.DB) {
 	hooksMu.Lock()
 	delete(hooks, db)
+	delete(writers, db)
 	hooksMu.Unlock()
 }
 

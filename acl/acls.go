@@ -95,18 +95,36 @@ func (s *Service) PutACL(ctx context.Context, owner, item int64, a ACL) (*ACL, e
 			if _, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx); err != nil {
 				return translate(err)
 			}
-			if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ?", item).Exec(ctx); err != nil {
-				return translate(err)
+			// Only the entries that change are written: an edit of one
+			// entry among many writes one row (and moves the epoch once).
+			cur, err := itemEntries(ctx, tx, []int64{item})
+			if err != nil {
+				return err
 			}
-			es := make([]aclEntry, 0, len(allow)+len(deny))
-			for _, id := range allow {
-				es = append(es, aclEntry{ItemID: item, PrincipalID: id})
+			want := next(nil)
+			had := make(map[int64]bool, len(cur))
+			var gone []int64
+			for _, e := range cur {
+				had[e.PrincipalID] = e.Deny
+				if _, ok := want[e.PrincipalID]; !ok {
+					gone = append(gone, e.PrincipalID)
+				}
 			}
-			for _, id := range deny {
-				es = append(es, aclEntry{ItemID: item, PrincipalID: id, Deny: true})
+			var set []aclEntry
+			for _, ids := range [][]int64{allow, deny} {
+				for _, id := range ids {
+					if d, ok := had[id]; !ok || d != want[id] {
+						set = append(set, aclEntry{ItemID: item, PrincipalID: id, Deny: want[id]})
+					}
+				}
 			}
-			if len(es) > 0 {
-				if _, err := tx.NewInsert().Model(&es).Exec(ctx); err != nil {
+			if len(gone) > 0 {
+				if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id IN (?)", item, bun.List(gone)).Exec(ctx); err != nil {
+					return translate(err)
+				}
+			}
+			if len(set) > 0 {
+				if _, err := tx.NewInsert().Model(&set).On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx); err != nil {
 					return translate(err)
 				}
 			}

@@ -2,6 +2,8 @@ package acl
 
 import (
 	"context"
+	"strings"
+	"sync"
 
 	"github.com/uptrace/bun"
 )
@@ -9,28 +11,55 @@ import (
 // CandidatesPlan returns SQLite's plan of the statement that lists the
 // tokens an edit of the items can concern, one line per step.
 func CandidatesPlan(ctx context.Context, db *bun.DB, owner int64, items []int64) ([]string, error) {
-	var plan []string
-	hook := &planHook{}
+	plans, err := QueryPlans(ctx, db, func(ctx context.Context) error {
+		_, err := candidates(ctx, db, owner, items)
+		return err
+	})
+	if err != nil || len(plans) == 0 {
+		return nil, err
+	}
+	return plans[0].Steps, nil
+}
+
+// A Plan is SQLite's plan of one statement a call ran.
+type Plan struct {
+	Query string
+	Steps []string
+}
+
+// QueryPlans runs fn and returns SQLite's plan of every statement it sent
+// on db (transaction control aside), in order.
+func QueryPlans(ctx context.Context, db *bun.DB, fn func(ctx context.Context) error) ([]Plan, error) {
+	hook := &planHook{db: db}
 	db.AddQueryHook(hook)
-	defer func() { hook.off = true }()
-	hook.db, hook.plan = db, &plan
-	_, err := candidates(ctx, db, owner, items)
+	err := fn(ctx)
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	hook.off = true
 	if err == nil {
 		err = hook.err
 	}
-	return plan, err
+	return hook.plans, err
 }
 
-// planHook explains the first query it sees.
+// planHook explains the queries it sees until it is turned off.
 type planHook struct {
-	db   *bun.DB
-	plan *[]string
-	off  bool
-	err  error
+	db    *bun.DB
+	mu    sync.Mutex
+	plans []Plan
+	off   bool
+	err   error
 }
 
 func (h *planHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
-	if h.off || *h.plan != nil {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	word, _, _ := strings.Cut(strings.TrimSpace(e.Query), " ")
+	switch strings.ToUpper(word) {
+	case "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE":
+		return ctx
+	}
+	if h.off || h.err != nil {
 		return ctx
 	}
 	rows, err := h.db.DB.QueryContext(ctx, "EXPLAIN QUERY PLAN "+e.Query)
@@ -39,7 +68,7 @@ func (h *planHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.C
 		return ctx
 	}
 	defer rows.Close()
-	*h.plan = []string{}
+	p := Plan{Query: e.Query}
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
@@ -47,8 +76,9 @@ func (h *planHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.C
 			h.err = err
 			return ctx
 		}
-		*h.plan = append(*h.plan, detail)
+		p.Steps = append(p.Steps, detail)
 	}
+	h.plans = append(h.plans, p)
 	return ctx
 }
 

@@ -247,9 +247,10 @@ func entryDelta(ctx context.Context, tx bun.IDB, owner int64, principals []int64
 		GroupID int64 `bun:"group_id"`
 		TokenID int64 `bun:"token_id"`
 	}
+	// From the groups to their members, then each token by key (with a
+	// plain join SQLite went through every token of the owner).
 	err = tx.NewRaw(`SELECT gm.group_id, gm.principal_id AS token_id FROM group_members AS gm
-JOIN guest_tokens AS t ON t.id = gm.principal_id AND t.owner_id = ?
-WHERE gm.group_id IN (?)`, owner, ids(keys)).Scan(ctx, &members)
+CROSS JOIN guest_tokens AS t WHERE gm.group_id IN (?) AND t.id = gm.principal_id AND t.owner_id = ?`, ids(keys), owner).Scan(ctx, &members)
 	if err != nil && !isNoRows(err) {
 		return translate(err)
 	}

@@ -80,7 +80,7 @@ func (s *Service) PutACL(ctx context.Context, owner, item int64, a ACL) (*ACL, e
 		if err := checkPrincipals(ctx, tx, owner, append(slices.Clone(allow), deny...), true); err != nil {
 			return err
 		}
-		next := func(map[int64]bool) map[int64]bool {
+		edit := &entryEdit{public: &a.Public, next: func(map[int64]bool) map[int64]bool {
 			m := make(map[int64]bool, len(allow)+len(deny))
 			for _, id := range allow {
 				m[id] = false
@@ -89,46 +89,10 @@ func (s *Service) PutACL(ctx context.Context, owner, item int64, a ACL) (*ACL, e
 				m[id] = true
 			}
 			return m
-		}
-		edit := &entryEdit{public: &a.Public, next: next}
+		}}
 		err := withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
-			if _, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx); err != nil {
-				return translate(err)
-			}
-			// Only the entries that change are written: an edit of one
-			// entry among many writes one row (and moves the epoch once).
-			cur, err := itemEntries(ctx, tx, []int64{item})
-			if err != nil {
-				return err
-			}
-			want := next(nil)
-			had := make(map[int64]bool, len(cur))
-			var gone []int64
-			for _, e := range cur {
-				had[e.PrincipalID] = e.Deny
-				if _, ok := want[e.PrincipalID]; !ok {
-					gone = append(gone, e.PrincipalID)
-				}
-			}
-			var set []aclEntry
-			for _, ids := range [][]int64{allow, deny} {
-				for _, id := range ids {
-					if d, ok := had[id]; !ok || d != want[id] {
-						set = append(set, aclEntry{ItemID: item, PrincipalID: id, Deny: want[id]})
-					}
-				}
-			}
-			if len(gone) > 0 {
-				if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id IN (?)", item, bun.List(gone)).Exec(ctx); err != nil {
-					return translate(err)
-				}
-			}
-			if len(set) > 0 {
-				if _, err := tx.NewInsert().Model(&set).On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx); err != nil {
-					return translate(err)
-				}
-			}
-			return nil
+			_, err := tx.NewRaw("UPDATE items SET public = ?, updated_at = ? WHERE id = ?", a.Public, s.now(), item).Exec(ctx)
+			return translate(err)
 		})
 		if err != nil {
 			return err
@@ -154,11 +118,7 @@ func (s *Service) grant(ctx context.Context, tx bun.IDB, owner, item, principal 
 		return err
 	}
 	edit := &entryEdit{next: func(m map[int64]bool) map[int64]bool { m[principal] = deny; return m }}
-	return withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
-		_, err := tx.NewInsert().Model(&aclEntry{ItemID: item, PrincipalID: principal, Deny: deny}).
-			On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx)
-		return translate(err)
-	})
+	return withItemsChanging(ctx, tx, owner, []int64{item}, edit, nil)
 }
 
 // Ungrant removes a principal from the item's ACL.
@@ -168,10 +128,7 @@ func (s *Service) Ungrant(ctx context.Context, owner, item, principal int64) err
 			return err
 		}
 		edit := &entryEdit{next: func(m map[int64]bool) map[int64]bool { delete(m, principal); return m }}
-		return withItemsChanging(ctx, tx, owner, []int64{item}, edit, func() error {
-			_, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id = ?", item, principal).Exec(ctx)
-			return translate(err)
-		})
+		return withItemsChanging(ctx, tx, owner, []int64{item}, edit, nil)
 	})
 }
 

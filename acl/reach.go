@@ -287,57 +287,88 @@ func itemEntries(ctx context.Context, tx bun.IDB, items []int64) ([]entryRow, er
 	return out, nil
 }
 
-// An entryEdit describes a write that changes the entries of one item and
-// nothing else the rule reads: not its album, not its existence, and not its
-// public flag (public, when the write sets the flag, is the value it sets;
-// the edit is narrow only when the flag has that value already). next gives,
-// from the item's entries before (principal → deny), the entries it leaves.
+// An entryEdit is a write of one item's entries, known before it runs:
+// next gives, from the item's entries before (principal → deny), the entries
+// it leaves, and public the public flag it sets, if it sets one (the caller
+// writes the flag; withItemsChanging writes the entries). Only the entries
+// that change are written, so an edit of one entry among many writes one
+// row.
 //
-// Such a write can change the share of the item, and of its photos, only for
-// the tokens that a changed entry names, directly or through a group: every
-// other token is matched by exactly the same entries before and after, so
-// the rule's answer for it stays. The write then costs the tokens it
-// changes, not every token that the item's groups hold.
+// Unless the flag changes, such a write can change the share of the item,
+// and of its photos, only for the tokens that a changed entry names,
+// directly or through a group: every other token is matched by exactly the
+// same entries before and after (the album, the item's existence and the
+// memberships are untouched), so the rule's answer for it stays. The write
+// then costs the tokens it changes, not every token the item's groups hold.
 type entryEdit struct {
 	public *bool
 	next   func(before map[int64]bool) map[int64]bool
 }
 
-// narrow sets in ed the tokens a write of one item's entries can change (see
-// entryEdit), from the item's entries before it. It leaves ed as it is when
-// the write changes the public flag.
-func (e *entryEdit) narrow(ctx context.Context, tx bun.IDB, owner, item int64, entries []entryRow, ed *reachEdit) error {
-	if e.public != nil {
-		var public bool
-		if err := tx.NewRaw("SELECT public FROM items WHERE id = ? AND owner_id = ?", item, owner).Scan(ctx, &public); err != nil {
-			return translate(err)
-		}
-		if public != *e.public {
-			return nil
-		}
-	}
+// entryChange is what an entryEdit changes of the item's entries.
+type entryChange struct {
+	item  int64
+	gone  []int64    // principals whose entry goes
+	set   []aclEntry // entries added, or turned between allow and deny
+	after []int64    // the principals the entries name afterwards
+}
+
+// change compares the item's entries with those the edit leaves.
+func (e *entryEdit) change(item int64, entries []entryRow) *entryChange {
 	before := make(map[int64]bool, len(entries))
 	for _, en := range entries {
 		before[en.PrincipalID] = en.Deny
 	}
 	after := e.next(maps.Clone(before))
-	var changed []int64
-	for p, deny := range before {
-		if now, ok := after[p]; !ok || now != deny {
-			changed = append(changed, p)
+	c := &entryChange{item: item, after: slices.Sorted(maps.Keys(after))}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			c.gone = append(c.gone, p)
 		}
 	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			changed = append(changed, p)
+	slices.Sort(c.gone)
+	for _, p := range c.after {
+		if was, ok := before[p]; !ok || was != after[p] {
+			c.set = append(c.set, aclEntry{ItemID: item, PrincipalID: p, Deny: after[p]})
 		}
 	}
-	tokens, err := tokensNamedBy(ctx, tx, owner, changed)
-	if err != nil {
-		return err
+	return c
+}
+
+// principals are those whose entry changes.
+func (c *entryChange) principals() []int64 {
+	out := slices.Clone(c.gone)
+	for _, e := range c.set {
+		out = append(out, e.PrincipalID)
 	}
-	ed.Narrow, ed.Tokens = true, tokens
+	return out
+}
+
+// write writes the change: the entries that go, then those added or turned.
+func (c *entryChange) write(ctx context.Context, tx bun.IDB) error {
+	if len(c.gone) > 0 {
+		if _, err := tx.NewDelete().Model((*aclEntry)(nil)).Where("item_id = ? AND principal_id IN (?)", c.item, bun.List(c.gone)).Exec(ctx); err != nil {
+			return translate(err)
+		}
+	}
+	if len(c.set) > 0 {
+		if _, err := tx.NewInsert().Model(&c.set).On("CONFLICT (item_id, principal_id) DO UPDATE").Set("deny = EXCLUDED.deny").Exec(ctx); err != nil {
+			return translate(err)
+		}
+	}
 	return nil
+}
+
+// keepsPublic tells whether the edit leaves the item's public flag as it is.
+func (e *entryEdit) keepsPublic(ctx context.Context, tx bun.IDB, owner, item int64) (bool, error) {
+	if e.public == nil {
+		return true, nil
+	}
+	var public bool
+	if err := tx.NewRaw("SELECT public FROM items WHERE id = ? AND owner_id = ?", item, owner).Scan(ctx, &public); err != nil {
+		return false, translate(err)
+	}
+	return public == *e.public, nil
 }
 
 // tokensNamedBy lists owner's tokens among the principals, and in the groups
@@ -359,10 +390,13 @@ WHERE gm.group_id = p.id AND t.id = gm.principal_id AND t.owner_id = ?0`, owner)
 // withItemsChanging runs apply, a write that changes the ACL entries, public
 // flags, albums or existence of the items, and keeps token_stats in step: the
 // shares of the items and of their photos, and the entry counts of what the
-// items' entries name before and after. edit, for a write of one item's
-// entries only, narrows the tokens whose shares are counted again.
+// items' entries name before and after. With an edit (of the one item's
+// entries), it also writes the entries the edit changes, after apply (which
+// may then be nil), and counts again only the tokens they name when the
+// public flag stays.
 func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int64, edit *entryEdit, apply func() error) error {
 	var entriesBefore []int64
+	var change *entryChange
 	scope := func() (reachEdit, error) {
 		all, err := withPhotos(ctx, tx, owner, items)
 		if err != nil {
@@ -376,18 +410,33 @@ func withItemsChanging(ctx context.Context, tx bun.IDB, owner int64, items []int
 			entriesBefore = append(entriesBefore, e.PrincipalID)
 		}
 		ed := reachEdit{Items: all}
-		if edit != nil && len(items) == 1 {
-			err = edit.narrow(ctx, tx, owner, items[0], entries, &ed)
+		if edit == nil {
+			return ed, nil
 		}
+		change = edit.change(items[0], entries)
+		if ed.Narrow, err = edit.keepsPublic(ctx, tx, owner, items[0]); err != nil || !ed.Narrow {
+			return ed, err
+		}
+		ed.Tokens, err = tokensNamedBy(ctx, tx, owner, change.principals())
 		return ed, err
 	}
 	return withReach(ctx, tx, owner, scope, func(delta statsDelta) error {
-		if err := apply(); err != nil {
-			return err
+		if apply != nil {
+			if err := apply(); err != nil {
+				return err
+			}
 		}
-		after, err := itemPrincipals(ctx, tx, items)
-		if err != nil {
-			return err
+		var after []int64
+		if change != nil {
+			if err := change.write(ctx, tx); err != nil {
+				return err
+			}
+			after = change.after
+		} else {
+			var err error
+			if after, err = itemPrincipals(ctx, tx, items); err != nil {
+				return err
+			}
 		}
 		gone, came := diffMultiset(entriesBefore, after)
 		if err := entryDelta(ctx, tx, owner, gone, -1, delta); err != nil {

@@ -789,6 +789,24 @@ func TestListTokensCountsTokensWithoutKeptReach(t *testing.T) {
 	})
 }
 
+// tkKeptStats reads the kept counts (items, entries) of the tokens that
+// have them.
+func tkKeptStats(ctx context.Context, q bun.IDB, tokens []int64) (map[int64][2]int, error) {
+	var rows []struct {
+		TokenID int64 `bun:"token_id"`
+		Items   int   `bun:"items"`
+		Entries int   `bun:"entries"`
+	}
+	if err := q.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.List(tokens)).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make(map[int64][2]int, len(rows))
+	for _, r := range rows {
+		out[r.TokenID] = [2]int{r.Items, r.Entries}
+	}
+	return out, nil
+}
+
 // A write of one item's entries recounts only the tokens of the entries that
 // change, directly or through their groups, and the counts stay those a
 // count from scratch gives: for a post and for an album's photos, for a
@@ -817,17 +835,9 @@ func TestEntryEditsKeepTheCountsOfTheTokensTheyChange(t *testing.T) {
 
 		stats := func(q bun.IDB) map[int64][2]int {
 			t.Helper()
-			var rows []struct {
-				TokenID int64 `bun:"token_id"`
-				Items   int   `bun:"items"`
-				Entries int   `bun:"entries"`
-			}
-			if err := q.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.List(tokens)).Scan(ctx, &rows); err != nil {
+			out, err := tkKeptStats(ctx, q, tokens)
+			if err != nil {
 				t.Fatal(err)
-			}
-			out := map[int64][2]int{}
-			for _, r := range rows {
-				out[r.TokenID] = [2]int{r.Items, r.Entries}
 			}
 			return out
 		}

@@ -324,19 +324,12 @@ func TestVisibleSQLMatchesMayView(t *testing.T) {
 			}
 			kept := map[int64][2]int{}
 			if caughtUp {
-				var rows []struct {
-					TokenID int64 `bun:"token_id"`
-					Items   int   `bun:"items"`
-					Entries int   `bun:"entries"`
-				}
-				if err := db.NewRaw("SELECT token_id, items, entries FROM token_stats WHERE token_id IN (?)", bun.List(tokens)).Scan(ctx, &rows); err != nil {
+				var err error
+				if kept, err = tkKeptStats(ctx, db, tokens); err != nil {
 					rt.Fatal(err)
 				}
-				if len(rows) != len(tokens) {
-					rt.Fatalf("after the catch-up %d of %d tokens have kept counts", len(rows), len(tokens))
-				}
-				for _, r := range rows {
-					kept[r.TokenID] = [2]int{r.Items, r.Entries}
+				if len(kept) != len(tokens) {
+					rt.Fatalf("after the catch-up %d of %d tokens have kept counts", len(kept), len(tokens))
 				}
 			}
 

@@ -124,11 +124,7 @@ const (
 
 // deletePhoto deletes the files of a photo and forgets what is kept of them.
 func (s *Service) deletePhoto(ctx context.Context, base string) error {
-	keys := make([]string, len(media.Variants))
-	for i, v := range media.Variants {
-		keys[i] = media.VariantKey(base, v)
-	}
-	s.objects.Forget(keys...)
+	s.objects.ForgetPhoto(base)
 	return media.DeletePhoto(context.WithoutCancel(ctx), s.Media, base)
 }
 

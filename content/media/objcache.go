@@ -61,10 +61,13 @@ func (c *ObjectCache) Open(ctx context.Context, st Store, key string) (obj Objec
 	return o.open(), false, nil
 }
 
-// Forget drops the objects under the keys, once they are deleted.
-func (c *ObjectCache) Forget(keys ...string) {
-	for _, k := range keys {
-		c.objects.Invalidate(k)
+// Forget drops the object under key, once it is deleted.
+func (c *ObjectCache) Forget(key string) { c.objects.Invalidate(key) }
+
+// ForgetPhoto drops the objects of a photo's variants (see DeletePhoto).
+func (c *ObjectCache) ForgetPhoto(base string) {
+	for _, v := range Variants {
+		c.Forget(VariantKey(base, v))
 	}
 }
 

@@ -16,23 +16,10 @@ import (
 func TestObjectCacheKeepsSmallObjects(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t)
-	put := func(key string, data []byte) {
-		t.Helper()
-		p, err := st.Create(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	small := bytes.Repeat([]byte("thumb "), 100)
 	large := bytes.Repeat([]byte("large "), 1000)
-	put("ab/abcdef/thumb", small)
-	put("ab/abcdef/large", large)
+	putObject(t, st, "ab/abcdef/thumb", small)
+	putObject(t, st, "ab/abcdef/large", large)
 	c := NewObjectCache(1<<20, 1024)
 
 	read := func(key string) ([]byte, bool) {
@@ -78,7 +65,7 @@ func TestObjectCacheKeepsSmallObjects(t *testing.T) {
 	if _, kept := read("ab/abcdef/thumb"); kept {
 		t.Error("a forgotten object came from memory")
 	}
-	c.Forget("ab/abcdef/thumb")
+	c.ForgetPhoto("ab/abcdef")
 	if err := st.Delete(ctx, "ab/abcdef/thumb"); err != nil {
 		t.Fatal(err)
 	}

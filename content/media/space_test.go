@@ -43,7 +43,7 @@ func TestFSStoreWalkListsObjectsOnly(t *testing.T) {
 	st, root := newTestStore(t)
 	ctx := context.Background()
 	for _, key := range []string{"ab/abcd/original", "ab/abcd/thumb", "zz/zzzz/large"} {
-		writeObject(t, st, key, []byte(key))
+		putObject(t, st, key, []byte(key))
 	}
 	// A pending object and a stray file outside the key pattern are not listed.
 	p, err := st.Create(ctx, "cd/cdef/original")
@@ -72,20 +72,6 @@ func TestFSStoreWalkListsObjectsOnly(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(root, "tmp")); len(ents) != 1 {
 		t.Errorf("Probe left files: %v", ents)
-	}
-}
-
-func writeObject(t *testing.T, st Store, key string, b []byte) {
-	t.Helper()
-	p, err := st.Create(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Commit(); err != nil {
-		t.Fatal(err)
 	}
 }
 
